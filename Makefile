@@ -1,0 +1,28 @@
+# The README's first two commands: `make demo` (set up, then run the main job on built-in sample data)
+# and `make test` (set up, then run the tests). Setting up needs only Python 3.11 with venv and pip.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m scripts.demo
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) tools.py bench --quick
+
+clean:
+	rm -rf $(VENV) sample_output

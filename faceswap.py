@@ -1,0 +1,15 @@
+#!/usr/bin/env python3
+"""faceswap: swap one person's face for another's in videos and photos."""
+import sys
+
+from lib.cli import main
+
+COMMANDS = {
+    "extract": "scripts.extract",
+    "train": "scripts.train",
+    "convert": "scripts.convert",
+    "swap": "scripts.swap",
+}
+
+if __name__ == "__main__":
+    sys.exit(main("faceswap.py", __doc__, COMMANDS))

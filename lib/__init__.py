@@ -1,0 +1,1 @@
+"""Shared code: file formats, video I/O, alignment maths, the plugin registry."""

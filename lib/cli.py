@@ -1,0 +1,147 @@
+"""The CLI edge shared by faceswap.py and tools.py: argparse from command modules, config, logging, errors.
+
+A command module (``scripts/<name>.py`` or ``scripts/tools/<name>.py``) has a docstring whose first line is
+its help, ``add_arguments(parser)`` and ``run(args)``. Only the chosen command's arguments are built, so
+``--help`` of one command never imports another's heavy libraries.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import importlib
+import importlib.util
+import logging
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+from lib.errors import FaceswapError
+
+log = logging.getLogger("faceswap")
+LEVELS = ("debug", "info", "warning", "error")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), format="%(levelname)s %(message)s",
+                        stream=sys.stderr, force=True)
+    if level != "debug":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def _first_line(module) -> str:
+    return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+
+
+def _load_config(path: str | None, command: str) -> dict:
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as handle:
+            doc = tomllib.load(handle)
+    except FileNotFoundError:
+        raise FaceswapError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise FaceswapError(f"config file {path} is not valid TOML: {err}") from None
+    section = doc.get(command, {})
+    if not isinstance(section, dict):
+        raise FaceswapError(f"config file {path}: [{command}] must be a table of option = value")
+    return {key.replace("-", "_"): value for key, value in section.items()}
+
+
+def build_parser(prog: str, description: str, commands: dict[str, str], chosen: str | None):
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-L", "--loglevel", choices=LEVELS, default="info",
+                        help="how much to log; 'debug' also shows tracebacks (default: info)")
+    parser.add_argument("-C", "--config", metavar="FILE",
+                        help="TOML file of default options, one [command] table each, e.g. [extract] detector = 'dlib-cnn'")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_path in commands.items():
+        if name == chosen:
+            module = importlib.import_module(module_path)
+            cmd = sub.add_parser(name, help=_first_line(module), description=(module.__doc__ or "").strip(),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+            module.add_arguments(cmd)
+            cmd.set_defaults(_run=module.run, _parser=cmd)
+        else:
+            sub.add_parser(name, help=_HELP.get(module_path) or _short_help(module_path), add_help=False)
+    return parser
+
+
+_HELP: dict[str, str] = {}
+
+
+def _short_help(module_path: str) -> str:
+    """One-line help of a command without importing it: its file's docstring line."""
+    try:
+        spec = importlib.util.find_spec(module_path)
+        text = Path(spec.origin).read_text().lstrip()
+        for quote in ('"""', "'''"):
+            if text.startswith(quote):
+                return text[3:].split("\n", 1)[0].strip().rstrip(quote)
+    except (AttributeError, OSError, ImportError):
+        pass
+    return ""
+
+
+def _chosen(argv: list[str], commands) -> str | None:
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+            continue
+        if token in ("-L", "--loglevel", "-C", "--config"):
+            skip = True
+            continue
+        if not token.startswith("-"):
+            return token if token in commands else None
+    return None
+
+
+def main(prog: str, description: str, commands: dict[str, str], argv: list[str] | None = None) -> int:
+    """Parse, run the command, and map every failure to one line and an exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "debug" in argv
+    try:
+        chosen = _chosen(argv, commands)
+        parser = build_parser(prog, description, commands, chosen)
+        pre, _ = parser.parse_known_args(argv) if chosen else (None, None)
+        if pre is not None:
+            defaults = _load_config(pre.config, chosen)
+            known = {action.dest for action in pre._parser._actions}
+            unknown = sorted(set(defaults) - known)
+            if unknown:
+                raise FaceswapError(f"config file {pre.config}: [{chosen}] has unknown option(s) {', '.join(unknown)}")
+            pre._parser.set_defaults(**defaults)
+        args = parser.parse_args(argv)
+        debug = args.loglevel == "debug"
+        _setup_logging(args.loglevel)
+        result = args._run(args)
+        return int(result or 0)
+    except FaceswapError as err:
+        _fail(str(err), debug)
+        return err.exit_code
+    except KeyboardInterrupt:
+        _fail("interrupted: stopped by the user (work saved so far is kept)", debug)
+        return 130
+    except MemoryError:
+        _fail("out of memory: try a smaller batch size or input", debug)
+        return 1
+    except OSError as err:
+        if err.errno == errno.ENOSPC:
+            _fail(f"disk full{f' writing {err.filename}' if err.filename else ''}: free some space and run again", debug)
+        else:
+            _fail(f"{err.strerror or err}{f': {err.filename}' if err.filename else ''}", debug)
+        return 1
+    except Exception as err:  # noqa: BLE001 - the last line of defence at the CLI edge
+        _fail(f"unexpected error: {type(err).__name__}: {err} (run with -L debug for details)", debug)
+        return 2
+
+
+def _fail(message: str, debug: bool) -> None:
+    if debug:
+        logging.getLogger("faceswap").exception(message)
+    else:
+        print(f"ERROR {message}", file=sys.stderr)

@@ -1,0 +1,179 @@
+"""Aligned faces: the mean-face template, the Umeyama similarity fit, crops, and the face PNG format.
+
+Coordinates: an alignment *matrix* (2x3) maps frame pixels into the normalised template space, where the
+51 inner landmarks (brows, eyes, nose, mouth) of the mean face span the unit square. A crop of ``size``
+pixels is that space scaled and shifted by the *centering*: ``face`` frames brows to chin, ``head`` adds
+hair and ears. Face PNGs carry their metadata (source, frame, landmarks, matrix) in an iTXt chunk, so a
+folder of faces is self-describing: training and tools need no alignments file.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lib.errors import FaceswapError
+from lib.fileio import atomic_write_bytes
+
+# Mean of 361 dlib 68-point shapes (faces of several people), Procrustes-aligned on the inner points,
+# made left/right symmetric, normalised so the inner 51 points span [0, 1].
+MEAN_FACE = np.array([
+    (-0.1379, 0.2531), (-0.1307, 0.4229), (-0.1127, 0.5934), (-0.0817, 0.7617),
+    (-0.0232, 0.9196), (0.0720, 1.0600), (0.1927, 1.1798), (0.3338, 1.2751),
+    (0.5000, 1.3024), (0.6662, 1.2751), (0.8073, 1.1798), (0.9280, 1.0600),
+    (1.0232, 0.9196), (1.0817, 0.7617), (1.1127, 0.5934), (1.1307, 0.4229),
+    (1.1379, 0.2531), (0.0000, 0.1245), (0.0736, 0.0492), (0.1803, 0.0196),
+    (0.2928, 0.0310), (0.3986, 0.0729), (0.6014, 0.0729), (0.7072, 0.0310),
+    (0.8197, 0.0196), (0.9264, 0.0492), (1.0000, 0.1245), (0.5000, 0.2020),
+    (0.5000, 0.3105), (0.5000, 0.4189), (0.5000, 0.5311), (0.3748, 0.6127),
+    (0.4347, 0.6339), (0.5000, 0.6530), (0.5653, 0.6339), (0.6252, 0.6127),
+    (0.1260, 0.2317), (0.1907, 0.1906), (0.2693, 0.1896), (0.3377, 0.2378),
+    (0.2657, 0.2543), (0.1884, 0.2560), (0.6623, 0.2378), (0.7307, 0.1896),
+    (0.8093, 0.1906), (0.8740, 0.2317), (0.8116, 0.2560), (0.7343, 0.2543),
+    (0.2566, 0.8429), (0.3438, 0.7932), (0.4339, 0.7700), (0.5000, 0.7857),
+    (0.5661, 0.7700), (0.6562, 0.7932), (0.7434, 0.8429), (0.6603, 0.9311),
+    (0.5722, 0.9726), (0.5000, 0.9804), (0.4278, 0.9726), (0.3397, 0.9311),
+    (0.2979, 0.8458), (0.4331, 0.8288), (0.5000, 0.8345), (0.5669, 0.8288),
+    (0.7021, 0.8458), (0.5682, 0.8788), (0.5000, 0.8879), (0.4318, 0.8788),
+], np.float64)
+INNER = slice(17, 68)
+
+# Crop of the normalised space per centering: (centre x, centre y, side length), in template units.
+CENTERINGS = {"face": (0.5, 0.58, 1.7), "head": (0.5, 0.45, 2.3)}
+FACE_META_VERSION = 1
+_PNG_KEY = b"faceswap"
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation) taking ``src`` points onto ``dst``.
+
+    Umeyama (1991): SVD of the cross-covariance, with a reflection guard. Returns a 2x3 matrix.
+    """
+    src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    u, d, vt = np.linalg.svd(b.T @ a / len(src))
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1
+    rot = u @ np.diag(sign) @ vt
+    var = a.var(0).sum()
+    scale = (d * sign).sum() / var if var > 0 else 1.0
+    return np.hstack([scale * rot, (mu_d - scale * rot @ mu_s)[:, None]])
+
+
+def align_matrix(landmarks: np.ndarray) -> np.ndarray:
+    """2x3 matrix taking frame pixels to template space, fitted on the 51 inner landmarks."""
+    return umeyama(np.asarray(landmarks)[INNER], MEAN_FACE[INNER])
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to an (N, 2) array of points."""
+    points = np.asarray(points, np.float64)
+    return points @ np.asarray(matrix)[:, :2].T + np.asarray(matrix)[:, 2]
+
+
+def invert(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine matrix."""
+    return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+
+
+def crop_matrix(matrix: np.ndarray, size: int, centering: str = "face") -> np.ndarray:
+    """2x3 matrix taking frame pixels to pixels of a ``size`` crop with ``centering``."""
+    if centering not in CENTERINGS:
+        raise FaceswapError(f"unknown centering '{centering}': choose one of {', '.join(CENTERINGS)}")
+    cx, cy, side = CENTERINGS[centering]
+    scale = size / side
+    to_crop = np.array([[scale, 0, size / 2 - cx * scale], [0, scale, size / 2 - cy * scale], [0, 0, 1]])
+    return (to_crop @ np.vstack([np.asarray(matrix, np.float64), [0, 0, 1]]))[:2]
+
+
+def warp_face(frame: np.ndarray, matrix: np.ndarray, size: int, centering: str = "face") -> np.ndarray:
+    """Cut the aligned ``size`` x ``size`` face out of ``frame``."""
+    mat = crop_matrix(matrix, size, centering)
+    interp = cv2.INTER_AREA if _scale_of(mat) < 1.0 else cv2.INTER_CUBIC
+    return cv2.warpAffine(frame, mat, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _scale_of(matrix: np.ndarray) -> float:
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:, :2]))))
+
+
+def face_size_px(matrix: np.ndarray) -> float:
+    """Width in frame pixels of the template's unit square: a pose-free measure of face size."""
+    return 1.0 / _scale_of(matrix)
+
+
+# ---------------------------------------------------------------------------------------------- face PNGs
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_face_png(image: np.ndarray, meta: dict, compression: int = 3) -> bytes:
+    """PNG bytes of ``image`` with ``meta`` (JSON) in a compressed iTXt chunk before the image data."""
+    ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, compression])
+    if not ok:
+        raise FaceswapError("could not encode face image as PNG")
+    png = png.tobytes()
+    meta = dict(meta, version=FACE_META_VERSION)
+    text = zlib.compress(json.dumps(meta, separators=(",", ":")).encode())
+    itxt = _chunk(b"iTXt", _PNG_KEY + b"\x00\x01\x00\x00\x00" + text)
+    end_of_ihdr = 8 + 8 + 13 + 4
+    return png[:end_of_ihdr] + itxt + png[end_of_ihdr:]
+
+
+def write_face_png(path, image: np.ndarray, meta: dict) -> None:
+    """Write an aligned face and its metadata atomically."""
+    atomic_write_bytes(path, encode_face_png(image, meta))
+
+
+def read_face_meta(path) -> dict | None:
+    """The faceswap metadata of a face PNG, or None if the PNG has none (a plain image)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            if head != b"\x89PNG\r\n\x1a\n":
+                return None
+            while True:
+                header = handle.read(8)
+                if len(header) < 8:
+                    return None
+                length, kind = struct.unpack(">I4s", header)
+                if kind == b"IDAT" or kind == b"IEND":
+                    return None
+                data = handle.read(length)
+                handle.read(4)
+                if kind == b"iTXt" and data.startswith(_PNG_KEY + b"\x00"):
+                    return _decode_meta(data, path)
+    except OSError as err:
+        raise FaceswapError(f"cannot read face {path}: {err.strerror}") from err
+
+
+def _decode_meta(data: bytes, path) -> dict:
+    body = data[len(_PNG_KEY) + 1:]
+    compressed, rest = body[0], body[2:]
+    # rest = language tag \0 translated keyword \0 text
+    text = rest.split(b"\x00", 2)[2]
+    try:
+        meta = json.loads(zlib.decompress(text) if compressed else text)
+    except (zlib.error, ValueError) as err:
+        raise FaceswapError(f"face {path} has corrupt faceswap metadata: re-extract it") from err
+    if not isinstance(meta, dict) or meta.get("version", 0) > FACE_META_VERSION:
+        raise FaceswapError(f"face {path} was written by a newer faceswap (metadata version "
+                            f"{meta.get('version') if isinstance(meta, dict) else '?'}): update faceswap")
+    return meta
+
+
+def read_face_png(path) -> tuple[np.ndarray, dict | None]:
+    """Image (BGR uint8) and metadata of a face PNG."""
+    from lib.video import read_image
+    return read_image(path), read_face_meta(path)
+
+
+def face_filename(frame_name: str, face_index: int) -> str:
+    """Name of a face crop: ``<frame stem>_<face index>.png``."""
+    return f"{Path(frame_name).stem}_{face_index}.png"

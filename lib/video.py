@@ -1,0 +1,368 @@
+"""All video and image I/O. The only module that runs ffmpeg (the static build shipped by imageio-ffmpeg).
+
+Frames are streamed through a pipe, one at a time, so memory stays flat in video length.
+A *source* is a video file, a folder of images or one image; every frame gets a stable name
+(``<stem>_<index:06d>.png`` for video frames, the file name for images) that maps back to its index.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from lib.errors import FaceswapError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".gif")
+_NTSC = (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001))
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary (the one shipped inside imageio-ffmpeg, no system install needed)."""
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(args: list[str], what: str) -> str:
+    """Run ffmpeg with ``args``; return its stderr. A failure becomes one FaceswapError naming ``what``."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *map(str, args)]
+    log.debug("ffmpeg: %s", " ".join(cmd))
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        raise FaceswapError(f"{what} failed: {_last_error(proc.stderr)}")
+    return proc.stderr
+
+
+def _last_error(stderr: str) -> str:
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else "ffmpeg gave no reason"
+
+
+@dataclass
+class VideoInfo:
+    """What a user needs to know about a video before working on it."""
+    path: Path
+    width: int
+    height: int
+    fps: Fraction
+    frame_count: int
+    duration: float
+    codec: str
+    has_audio: bool
+    audio_codec: str | None = None
+
+    @property
+    def fps_float(self) -> float:
+        return float(self.fps)
+
+
+def _parse_fps(text: str) -> Fraction:
+    value = Fraction(text).limit_denominator(1001)
+    for ntsc in _NTSC:
+        if abs(float(value) - float(ntsc)) < 0.01:
+            return ntsc
+    return value
+
+
+def probe(path) -> VideoInfo:
+    """Read size, fps, exact frame count, duration and audio of ``path`` (clear error if it is no video)."""
+    path = Path(path)
+    if not path.exists():
+        raise FaceswapError(f"video not found: {path}")
+    if path.is_dir():
+        raise FaceswapError(f"{path} is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise FaceswapError(f"video {path} is empty (0 bytes): re-export or re-download it")
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
+                           "-c", "copy", "-f", "null", "-"], capture_output=True, text=True, errors="replace")
+    err = proc.stderr
+    video = re.search(r"Stream #\S+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})", err)
+    if proc.returncode != 0 or not video:
+        reason = "no video stream" if proc.returncode == 0 else _last_error(err)
+        raise FaceswapError(f"cannot read video {path}: {reason} (is it a truncated or non-video file? "
+                            f"try 'tools.py effmpeg -a reencode')")
+    width, height = int(video.group(2)), int(video.group(3))
+    rotation = re.search(r"rotation of (-?[\d.]+) degrees", err)
+    if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
+        width, height = height, width
+    fps_match = re.search(r"([\d.]+) fps", err) or re.search(r"([\d.]+) tbr", err)
+    fps = _parse_fps(fps_match.group(1)) if fps_match else Fraction(25)
+    frames = re.findall(r"frame=\s*(\d+)", err)
+    dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", err)
+    duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
+    frame_count = int(frames[-1]) if frames else round(duration * float(fps))
+    audio = re.search(r"Stream #\S+.*?: Audio: (\w+)", err)
+    if frame_count == 0:
+        raise FaceswapError(f"video {path} has no frames (truncated or corrupt file)")
+    return VideoInfo(path, width, height, fps, frame_count, duration, video.group(1), bool(audio),
+                     audio.group(1) if audio else None)
+
+
+def read_frames(path, info: VideoInfo | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(index, frame)`` BGR uint8 frames of a video, decoded by ffmpeg and streamed through a pipe.
+
+    Raises FaceswapError at the end if ffmpeg stopped early (truncated or corrupt data).
+    """
+    info = info or probe(path)
+    size = info.width * info.height * 3
+    with tempfile.TemporaryFile() as errfile:
+        proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
+                                 "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "bgr24", "-fps_mode", "passthrough",
+                                 "pipe:1"], stdout=subprocess.PIPE, stderr=errfile, bufsize=size * 2)
+        index = 0
+        try:
+            while True:
+                buf = proc.stdout.read(size)
+                if len(buf) < size:
+                    break
+                yield index, np.frombuffer(buf, np.uint8).reshape(info.height, info.width, 3)
+                index += 1
+        finally:
+            proc.stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            code = proc.wait()
+        errfile.seek(0)
+        stderr = errfile.read().decode(errors="replace")
+    if index == 0 or (code not in (0, -9) and index < info.frame_count) or index < info.frame_count * 0.98:
+        raise FaceswapError(f"video {path} is truncated or corrupt: decoded {index} of {info.frame_count} frames "
+                            f"({_last_error(stderr)}); re-encode it with 'tools.py effmpeg -a reencode'")
+
+
+# ---------------------------------------------------------------------------------------------- images
+def read_image(path) -> np.ndarray:
+    """Read any image as 8-bit BGR: grayscale is expanded, alpha is dropped, 16-bit is scaled down."""
+    path = Path(path)
+    try:
+        data = np.fromfile(path, np.uint8)
+    except OSError as err:
+        raise FaceswapError(f"cannot read image {path}: {err.strerror}") from err
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise FaceswapError(f"cannot read image {path}: not an image or the file is corrupt")
+    return to_bgr8(image)
+
+
+def to_bgr8(image: np.ndarray) -> np.ndarray:
+    """Normalise an image array of any depth and channel count to 8-bit, 3-channel BGR."""
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype in (np.float32, np.float64):
+        image = np.clip(image * 255.0, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image[..., 0], cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(image)
+
+
+def list_images(folder) -> list[Path]:
+    """Image files of ``folder`` in natural order (frame_2 before frame_10)."""
+    folder = Path(folder)
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    return sorted(files, key=_natural_key)
+
+
+def _natural_key(path: Path):
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+# ---------------------------------------------------------------------------------------------- sources
+def frame_name(stem: str, index: int) -> str:
+    """Name of video frame ``index``: ``<stem>_<index:06d>.png``."""
+    return f"{stem}_{index:06d}.png"
+
+
+def frame_index(name: str) -> int | None:
+    """The frame index encoded in a frame name (``clip_000042.png`` -> 42), or None."""
+    match = re.search(r"_(\d{6,})\.\w+$", name)
+    return int(match.group(1)) if match else None
+
+
+@dataclass
+class Frame:
+    index: int
+    name: str
+    image: np.ndarray
+
+
+class Source:
+    """Frames from a video, a folder of images or a single image, with the same interface."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.info: VideoInfo | None = None
+        if not self.path.exists():
+            raise FaceswapError(f"input not found: {self.path}")
+        if self.path.is_dir():
+            self.files = list_images(self.path)
+            if not self.files:
+                raise FaceswapError(f"no images (jpg/png/...) in folder {self.path}")
+        elif self.path.suffix.lower() in IMAGE_EXTS:
+            self.files = [self.path]
+        else:
+            self.files = None
+            self.info = probe(self.path)
+
+    @property
+    def is_video(self) -> bool:
+        return self.info is not None
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem if self.path.is_file() else self.path.name
+
+    @property
+    def count(self) -> int:
+        return self.info.frame_count if self.info else len(self.files)
+
+    @property
+    def fps(self) -> Fraction | None:
+        return self.info.fps if self.info else None
+
+    def names(self) -> list[str]:
+        """Frame names in order, without decoding anything."""
+        if self.info:
+            return [frame_name(self.stem, i) for i in range(self.count)]
+        return [p.name for p in self.files]
+
+    def frames(self) -> Iterator[Frame]:
+        """Stream every frame in order."""
+        if self.info:
+            for index, image in read_frames(self.path, self.info):
+                yield Frame(index, frame_name(self.stem, index), image)
+        else:
+            for index, file in enumerate(self.files):
+                yield Frame(index, file.name, read_image(file))
+
+
+# ---------------------------------------------------------------------------------------------- writing
+class VideoWriter:
+    """Encode BGR frames to a video through an ffmpeg pipe, optionally muxing the audio of another file.
+
+    Writes to a temp file beside the target and renames it on ``close()``; ``abort()`` (or an exception
+    inside ``with``) removes the temp file, so a failed run never leaves a half video under the final name.
+    """
+
+    def __init__(self, path, fps, size: tuple[int, int], codec: str = "libx264", crf: int = 18,
+                 preset: str = "veryfast", audio_from=None, metadata: dict | None = None):
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise FaceswapError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+        if not os.access(self.path.parent, os.W_OK):
+            raise FaceswapError(f"cannot write {self.path}: folder {self.path.parent} is read-only")
+        self.width, self.height = size
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4",
+                                   dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.frames = 0
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-f", "rawvideo",
+               "-pix_fmt", "bgr24", "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "pipe:0"]
+        if audio_from is not None:
+            cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "copy"]
+        cmd += ["-c:v", codec]
+        if codec in ("libx264", "libx265"):
+            cmd += ["-crf", str(crf), "-preset", preset, "-pix_fmt", "yuv420p"]
+            if codec == "libx265":
+                cmd += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
+        elif codec in ("libvpx-vp9", "libvpx"):
+            cmd += ["-crf", str(crf), "-b:v", "0", "-pix_fmt", "yuv420p"]
+        for key, value in (metadata or {}).items():
+            cmd += ["-metadata", f"{key}={value}"]
+        if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+            cmd += ["-movflags", "+faststart+use_metadata_tags"]
+        cmd += [str(self.tmp)]
+        self._err = tempfile.TemporaryFile()
+        log.debug("ffmpeg: %s", " ".join(cmd))
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._err)
+        self._lock = threading.Lock()
+
+    def write(self, frame: np.ndarray) -> None:
+        if frame.shape[:2] != (self.height, self.width):
+            frame = cv2.resize(frame, (self.width, self.height), interpolation=cv2.INTER_AREA)
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+        except BrokenPipeError:
+            raise FaceswapError(f"video encoder stopped while writing {self.path}: {self._stderr()}") from None
+        self.frames += 1
+
+    def _stderr(self) -> str:
+        self._err.seek(0)
+        return _last_error(self._err.read().decode(errors="replace"))
+
+    def close(self) -> Path:
+        """Finish encoding and move the video to its final name."""
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        code = self.proc.wait()
+        if code != 0 or self.frames == 0:
+            reason = self._stderr() if code else "no frames were written"
+            self.abort()
+            raise FaceswapError(f"writing video {self.path} failed: {reason}")
+        self._err.close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop encoding and remove the temp file; the final name is never touched."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def mux_audio(video, audio_from, out) -> Path:
+    """Copy ``video``'s picture and ``audio_from``'s first audio stream into ``out`` (atomic)."""
+    from lib.fileio import atomic_path
+    with atomic_path(out) as tmp:
+        run_ffmpeg(["-i", video, "-i", audio_from, "-map", "0:v:0", "-map", "1:a:0?", "-c", "copy",
+                    "-f", _muxer_for(Path(out)), tmp], f"muxing audio into {out}")
+    return Path(out)
+
+
+def _muxer_for(path: Path) -> str:
+    return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+            ".avi": "avi", ".gif": "gif"}.get(path.suffix.lower(), "mp4")
+
+
+def read_metadata(path) -> dict[str, str]:
+    """Container metadata tags of a media file (lower-case keys), read from ffmpeg's report."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          capture_output=True, text=True, errors="replace")
+    tags, inside = {}, False
+    for line in proc.stderr.splitlines():
+        if re.match(r"^\s{2}Metadata:", line):
+            inside = True
+            continue
+        if inside:
+            match = re.match(r"^\s{4}(\S[^:]*?)\s*:\s?(.*)$", line)
+            if not match:
+                break
+            tags[match.group(1).lower()] = match.group(2)
+    return tags
