@@ -106,6 +106,10 @@ def probe(path) -> VideoInfo:
     audio = re.search(r"Stream #\S+.*?: Audio: (\w+)", err)
     if frame_count == 0:
         raise FaceswapError(f"video {path} has no frames (truncated or corrupt file)")
+    expected = duration * float(fps)
+    if expected > 10 and frame_count < 0.9 * expected:
+        raise FaceswapError(f"video {path} is truncated: it holds {frame_count} of the {round(expected)} frames its "
+                            f"header promises; re-encode it with 'tools.py effmpeg -a reencode' or use the full file")
     return VideoInfo(path, width, height, fps, frame_count, duration, video.group(1), bool(audio),
                      audio.group(1) if audio else None)
 
