@@ -1,0 +1,37 @@
+"""Shared by detectors: run on a downscaled copy of large frames, map boxes back; retry at full size if empty.
+
+Detection cost grows with pixels while faces in video are usually large, so the first try runs at a
+working size; only when it finds nothing is the frame tried again at full (or upsampled) resolution.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """8-bit single-channel copy of a BGR (or already gray) image."""
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def shrink(image: np.ndarray, work_size: int) -> tuple[np.ndarray, float]:
+    """``image`` scaled so its long side is at most ``work_size``; returns it and the scale used (<= 1)."""
+    long_side = max(image.shape[:2])
+    if not work_size or long_side <= work_size:
+        return image, 1.0
+    scale = work_size / long_side
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), scale
+
+
+def coarse_to_fine(image: np.ndarray, work_size: int, run) -> list[tuple[np.ndarray, float]]:
+    """``run(img) -> [(box, score)]`` on a shrunk copy first, then on the full image if nothing was found."""
+    small, scale = shrink(image, work_size)
+    found = run(small)
+    if not found and scale < 1.0:
+        return run(image)
+    return [(np.round(np.asarray(box, np.float64) / scale).astype(np.int64), score) for box, score in found]
+
+
+def rect_to_box(rect) -> np.ndarray:
+    """dlib rectangle -> (x, y, w, h)."""
+    return np.array([rect.left(), rect.top(), rect.width(), rect.height()], np.int64)

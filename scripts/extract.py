@@ -1,0 +1,301 @@
+"""Find, align and save the faces of videos, image folders or photos (face PNGs + an alignments file).
+
+Each face is written as a PNG that carries its own metadata (source, frame, landmarks, alignment
+matrix, identity), so training and tools need nothing else. The alignments file (JSON, beside the input
+unless -p says otherwise) lists every face of every processed frame, for convert and tools.
+
+Examples:
+  faceswap.py extract -i talk.mp4 -o faces/talk
+  faceswap.py extract -i a.mp4 b.mp4 -o faces              # batch: faces/a, faces/b, one alignments file each
+  faceswap.py extract -i talk.mp4 -o faces -f me1.jpg me2.jpg   # keep only the person in these photos
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from lib import registry
+from lib.errors import FaceswapError
+
+log = logging.getLogger("faceswap")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0 < value < 2:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2 (embedding distance), got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-i", "--input", nargs="+", required=True, metavar="INPUT",
+                        help="video file(s), folder(s) of images or image file(s); several = batch mode")
+    parser.add_argument("-o", "--output", required=True, metavar="DIR",
+                        help="folder for the face PNGs (batch mode: one subfolder per input)")
+    parser.add_argument("-p", "--alignments", metavar="FILE",
+                        help="alignments file to write (default: <video>_alignments.json beside a video, "
+                             "alignments.json inside a folder); single input only")
+    parser.add_argument("-D", "--detector", default="dlib-hog", choices=registry.names("extract.detect"),
+                        help="face detector (default: dlib-hog)")
+    parser.add_argument("-A", "--aligner", default="dlib-68", choices=registry.names("extract.align"),
+                        help="landmark aligner (default: dlib-68)")
+    parser.add_argument("-M", "--masks", nargs="*", default=["components", "extended"],
+                        choices=registry.names("extract.mask"),
+                        help="landmark masks stored in the alignments file (default: components extended)")
+    parser.add_argument("--detector-model", metavar="PATH",
+                        help="weights file for a detector whose weights no package ships (yunet)")
+    parser.add_argument("--size", type=_positive, default=256, help="side of the face PNGs in pixels (default: 256)")
+    parser.add_argument("--centering", choices=("face", "head"), default="face",
+                        help="crop framing: face (brows to chin) or head (with hair and ears) (default: face)")
+    parser.add_argument("--min-size", type=_non_negative, default=0, metavar="PX",
+                        help="ignore detections smaller than PX pixels (box side) (default: 0)")
+    parser.add_argument("-n", "--every-n", type=_positive, default=1, metavar="N",
+                        help="process every Nth frame only (default: 1, every frame)")
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="resume: keep the frames already in the alignments file and process only the others")
+    parser.add_argument("-f", "--filter", nargs="+", metavar="PHOTO",
+                        help="keep only faces of the person in these photos (files or folders)")
+    parser.add_argument("--nfilter", nargs="+", metavar="PHOTO",
+                        help="drop faces of the person(s) in these photos (files or folders)")
+    parser.add_argument("--ref-threshold", type=_threshold, default=0.6,
+                        help="embedding distance within which a face matches a reference photo (default: 0.6)")
+    parser.add_argument("--identity", choices=("auto", "off"), default="auto",
+                        help="auto: keep only the dominant person of each input (drops passers-by and false "
+                             "detections without reference photos); off: keep every face (default: auto; "
+                             "ignored when -f/--nfilter is given)")
+    parser.add_argument("-b", "--batch-size", type=_positive, default=4,
+                        help="frames per detector call for image folders (default: 4)")
+    parser.add_argument("--detect-every", type=_positive, default=8, metavar="K",
+                        help="in videos, run the full detector every K processed frames and track faces in "
+                             "between (1 = detect every frame) (default: 8)")
+    parser.add_argument("--no-faces", action="store_true", help="write only the alignments file, no face PNGs")
+
+
+def run(args) -> int:
+    inputs = [Path(p) for p in args.input]
+    if len(inputs) > 1 and args.alignments:
+        raise FaceswapError("-p/--alignments names one file, but several inputs were given: leave -p out "
+                            "(each input gets <input>_alignments.json)")
+    for path in inputs:
+        if not path.exists():
+            raise FaceswapError(f"input not found: {path}")
+    output = Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise FaceswapError(f"output {output} is a file, not a folder: choose a folder for the faces")
+    job = ExtractJob(args)
+    total = []
+    for path in inputs:
+        out_dir = output / (path.stem if path.is_file() else path.name) if len(inputs) > 1 else output
+        total.append(job.run_one(path, out_dir, Path(args.alignments) if args.alignments else None))
+    if len(total) > 1:
+        frames, written, empty, dropped = (sum(t[k] for t in total) for k in ("frames", "written", "no_face", "dropped"))
+        print(f"extract: {len(total)} inputs, {frames} frames, {written} faces written, "
+              f"{empty} frames with no face, {dropped} faces dropped by the identity filter")
+    return 0
+
+
+class ExtractJob:
+    """One extract call: the models are loaded once and reused for every input of a batch."""
+
+    def __init__(self, args):
+        from lib.extractor import Extractor
+        from lib.faces import CENTERINGS
+        from lib.identity import ReferenceFilter, reference_embeddings
+        self.args = args
+        options = {"model": args.detector_model} if args.detector_model else {}
+        use_identity = bool(args.filter or args.nfilter or args.identity == "auto")
+        self.extractor = Extractor(args.detector, args.aligner, args.masks, identity=use_identity,
+                                   min_size=args.min_size, **options)
+        assert args.centering in CENTERINGS
+        self.filter = None
+        if args.filter or args.nfilter:
+            wanted = reference_embeddings(args.filter, self.extractor) if args.filter else None
+            unwanted = reference_embeddings(args.nfilter, self.extractor) if args.nfilter else None
+            self.filter = ReferenceFilter(wanted, unwanted, args.ref_threshold)
+        self.auto = self.filter is None and args.identity == "auto"
+
+    # ----------------------------------------------------------------------------------------- one input
+    def run_one(self, path: Path, out_dir: Path, alignments_path: Path | None) -> dict:
+        from tqdm import tqdm
+
+        from lib.alignments import Alignments, default_path
+        from lib.extractor import prefetch
+        from lib.video import Source
+
+        args = self.args
+        source = Source(path)
+        alignments_path = alignments_path or default_path(path)
+        if not alignments_path.parent.is_dir():
+            raise FaceswapError(f"cannot write alignments {alignments_path}: folder {alignments_path.parent} "
+                                f"does not exist")
+        done: dict = {}
+        previous = None
+        if args.skip_existing and alignments_path.exists():
+            previous = Alignments.load(alignments_path)      # corrupt -> clear error, file untouched
+            done = previous.frames
+        if not args.no_faces:
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise FaceswapError(f"cannot create output folder {out_dir}: {err.strerror}") from None
+
+        info = source.info
+        alignments = Alignments(
+            {"path": str(path.resolve()), "frame_count": source.count,
+             "fps": float(info.fps) if info else None,
+             "width": info.width if info else None, "height": info.height if info else None},
+            dict(self.extractor.mask_space))
+        todo = [i for i, name in enumerate(source.names()) if i % args.every_n == 0 and name not in done]
+        wanted = set(todo)
+        frames = (f for f in source.frames() if f.index in wanted) if len(wanted) < source.count else source.frames()
+        track = source.is_video and args.detect_every > 1
+        stats = {"frames": 0, "written": 0, "no_face": 0, "dropped": 0}
+        writer = _FaceWriter(out_dir, path.name, args, self.extractor.detector_name) if not args.no_faces else None
+        bar = tqdm(total=len(todo), unit="frame", desc=f"extract {path.name}", dynamic_ncols=True,
+                   disable=None, smoothing=0.1)
+        try:
+            stream = self.extractor.stream(prefetch(frames, 8), track=track, detect_every=args.detect_every,
+                                           batch_size=args.batch_size)
+            for frame, faces in stream:
+                kept = [face for face in faces if self.filter is None or self.filter.keep(face.identity)]
+                stats["dropped"] += len(faces) - len(kept)
+                stats["frames"] += 1
+                stats["no_face"] += not kept
+                alignments.frames[frame.name] = kept
+                if writer:
+                    for index, face in enumerate(kept):
+                        writer.submit(frame, index, face)
+                bar.update(1)
+            if writer:
+                writer.finish()
+        except BaseException:
+            if writer:
+                writer.abort()
+            raise
+        finally:
+            bar.close()
+        if self.auto:
+            stats["dropped"] += self._keep_dominant(alignments, out_dir if writer else None)
+            stats["no_face"] = sum(1 for faces in alignments.frames.values() if not faces)
+        stats["written"] = alignments.face_count() if writer else 0
+        if previous is not None:
+            merged = {**previous.frames, **alignments.frames}
+            order = {name: i for i, name in enumerate(source.names())}
+            alignments.frames = dict(sorted(merged.items(), key=lambda item: order.get(item[0], len(order))))
+        alignments.save(alignments_path, keep_backup=alignments_path.exists())
+        where = f" -> {out_dir}" if writer else ""
+        print(f"extract: {path.name}: {stats['frames']} frames, {stats['written']} faces written, "
+              f"{stats['no_face']} frames with no face, {stats['dropped']} faces dropped by the identity filter"
+              f"{where} (alignments: {alignments_path})")
+        return stats
+
+    def _keep_dominant(self, alignments, out_dir: Path | None) -> int:
+        """Automatic identity mode: drop faces far from the input's dominant identity; returns how many."""
+        import numpy as np
+
+        from lib.identity import dominant_identity, near
+        vectors, weights, seen = [], [], {}
+        for faces in alignments.frames.values():
+            for face in faces:
+                if face.identity is None:
+                    continue
+                key = id(face.identity)   # tracked faces share their keyframe's embedding array
+                if key not in seen:
+                    seen[key] = len(vectors)
+                    vectors.append(face.identity)
+                    weights.append(0)
+                weights[seen[key]] += 1
+        if len(vectors) < 2:
+            return 0
+        centre = dominant_identity(np.asarray(vectors), np.asarray(weights, np.float64))
+        dropped = 0
+        for name, faces in alignments.frames.items():
+            keep = [near(face.identity, centre, self.args.ref_threshold) for face in faces]
+            if all(keep):
+                continue
+            dropped += keep.count(False)
+            if out_dir is not None:
+                _renumber(out_dir, name, keep)
+            alignments.frames[name] = [face for face, k in zip(faces, keep) if k]
+        if dropped:
+            log.info("automatic identity: dropped %d face(s) not of the dominant person", dropped)
+        return dropped
+
+
+def _renumber(out_dir: Path, frame_name: str, keep: list[bool]) -> None:
+    """Delete the dropped faces of one frame and renumber the kept ones so file index = alignments index."""
+    from lib.faces import face_filename, read_face_png, write_face_png
+    new = 0
+    for old, kept in enumerate(keep):
+        path = out_dir / face_filename(frame_name, old)
+        if not kept:
+            path.unlink(missing_ok=True)
+            continue
+        if new != old and path.exists():
+            image, meta = read_face_png(path)
+            write_face_png(out_dir / face_filename(frame_name, new), image, dict(meta or {}, face_index=new))
+            path.unlink()
+        new += 1
+
+
+class _FaceWriter:
+    """Warp, encode and write face PNGs on worker threads (OpenCV and file I/O release the GIL)."""
+
+    def __init__(self, out_dir: Path, source_name: str, args, detector: str, workers: int = 2, depth: int = 32):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+        self.out_dir, self.source, self.args, self.detector = out_dir, source_name, args, detector
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="face-writer")
+        self.pending = deque()
+        self.depth = depth
+
+    def submit(self, frame, index: int, face) -> None:
+        while len(self.pending) >= self.depth:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self._write, frame.image, frame.name, frame.index, index, face))
+
+    def _write(self, image, frame_name: str, frame_index: int, index: int, face) -> None:
+        from lib.faces import face_filename, warp_face, write_face_png
+        args = self.args
+        crop = warp_face(image, face.matrix, args.size, args.centering)
+        meta = {"source": self.source, "frame": frame_name, "frame_index": frame_index, "face_index": index,
+                "size": args.size, "centering": args.centering,
+                "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks],
+                "matrix": [[round(float(v), 8) for v in row] for row in face.matrix],
+                "identity": None if face.identity is None else [round(float(v), 6) for v in face.identity],
+                "detector": self.detector, "score": round(float(face.score), 4)}
+        write_face_png(self.out_dir / face_filename(frame_name, index), crop, meta)
+
+    def finish(self) -> None:
+        while self.pending:
+            self.pending.popleft().result()
+        self.pool.shutdown()
+
+    def abort(self) -> None:
+        for future in self.pending:
+            future.cancel()
+        self.pool.shutdown(wait=True)
