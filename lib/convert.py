@@ -1,0 +1,263 @@
+"""Convert: put the model's swapped faces back into the frames, and the threaded pipeline that does it fast.
+
+Per face (``Blender.blend_face``), in a square crop of the face at about its size in the frame:
+  1. the model's output (``output_size``) is scaled to the crop; the original face is cut from the frame;
+  2. a mask plugin gives the region to replace; erode (or grow) it, then blur its edge;
+  3. a colour plugin matches the new face to the old one inside the mask; a scaling plugin sharpens;
+  4. the crop and its mask are warped back into the frame - into the face's bounding box only, so every
+     pixel away from the face is left exactly as decoded - and alpha-blended there.
+
+The pipeline (``convert_stream``) runs four stages in threads joined by small bounded queues, so decode,
+predict, blend and encode overlap and memory stays flat in video length: read (frames + faces + model input
+crops) -> predict (crops of several frames batched into one model call) -> blend (+ label) -> write.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from lib import registry
+from lib.errors import FaceswapError
+from lib.faces import CENTERINGS, crop_matrix, face_size_px, invert, transform_points, warp_face
+from lib.provenance import draw_label
+
+log = logging.getLogger(__name__)
+
+MAX_WORK = 512   # largest crop side the blend works at (bigger faces are blended at this size and scaled)
+
+
+@dataclass
+class BlendSettings:
+    """How a swapped face is merged into its frame (the convert options of the same names)."""
+    mask: str = "extended"
+    mask_blur: float = 4.0          # edge blur, percent of the crop side
+    mask_erode: float = 1.0         # shrink (>0) or grow (<0) the mask, percent of the crop side
+    color: str = "avg-color"
+    scaling: str = "none"
+    label: bool = True
+
+
+class Blender:
+    """Merges predicted faces into frames with the chosen mask, colour and scaling plugins."""
+
+    def __init__(self, settings: BlendSettings, output_size: int, centering: str = "face",
+                 learns_mask: bool = False):
+        if settings.mask == "predicted" and not learns_mask:
+            raise FaceswapError("mask 'predicted' needs a model that learns a mask, and this one does not: "
+                                "choose -M extended or components")
+        self.settings = settings
+        self.output_size = int(output_size)
+        self.centering = centering
+        self.mask_fn = registry.get("convert.mask", settings.mask)
+        self.color_fn = registry.get("convert.color", settings.color)
+        self.scale_fn = registry.get("convert.scaling", settings.scaling)
+
+    def work_size(self, matrix: np.ndarray) -> int:
+        """Crop side to blend at: the face's size in the frame, at least the model's output, at most 512."""
+        side = face_size_px(matrix) * CENTERINGS[self.centering][2]
+        return int(min(MAX_WORK, max(self.output_size, round(side / 2) * 2)))
+
+    def prepare_mask(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(hard, soft) masks: the plugin's mask eroded/grown, then (soft) with its edge blurred."""
+        size = mask.shape[0]
+        erode = self.settings.mask_erode * size / 100.0
+        if abs(erode) >= 0.5:
+            k = int(round(abs(erode))) * 2 + 1
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+            mask = cv2.erode(mask, kernel) if erode > 0 else cv2.dilate(mask, kernel)
+        soft = mask
+        blur = self.settings.mask_blur * size / 100.0
+        if blur >= 1.0:
+            k = int(round(blur)) * 2 + 1
+            soft = cv2.GaussianBlur(mask, (k, k), 0)
+            soft = np.minimum(soft, cv2.GaussianBlur(mask, (k, k), 0, borderType=cv2.BORDER_CONSTANT))
+        return mask, soft
+
+    def blend_face(self, frame: np.ndarray, face, new_face: np.ndarray, predicted_mask: np.ndarray | None = None) -> None:
+        """Merge ``new_face`` (float32 [0, 1] at output_size, BGR) into ``frame`` (uint8, in place)."""
+        size = self.work_size(face.matrix)
+        mat = crop_matrix(face.matrix, size, self.centering)
+        old = cv2.warpAffine(frame, mat, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        old = old.astype(np.float32) * (1.0 / 255.0)
+        new = np.asarray(new_face, np.float32)
+        if new.shape[0] != size:
+            new = cv2.resize(new, (size, size), interpolation=cv2.INTER_CUBIC if size > new.shape[0] else cv2.INTER_AREA)
+        landmarks = transform_points(face.landmarks, mat)
+        hard, soft = self.prepare_mask(self.mask_fn(landmarks, size, predicted_mask))
+        new = self.color_fn(new, old, hard)
+        new = self.scale_fn(new)
+        paste(frame, new, soft, mat)
+
+    def label(self, frame: np.ndarray) -> np.ndarray:
+        return draw_label(frame) if self.settings.label else frame
+
+
+def paste(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, mat: np.ndarray) -> None:
+    """Alpha-blend ``crop`` (float [0, 1]) with ``mask`` into ``frame`` (uint8) where ``mat`` (frame -> crop)
+    says it belongs; only the face's bounding box in the frame is touched."""
+    height, width = frame.shape[:2]
+    size = crop.shape[0]
+    back = invert(mat)
+    corners = transform_points(np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float64), back)
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 1
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+    if x1 <= x0 or y1 <= y0:
+        return
+    back = back.copy()
+    back[:, 2] -= (x0, y0)
+    dsize = (x1 - x0, y1 - y0)
+    new = cv2.warpAffine(crop, back, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(mask, back, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    roi = frame[y0:y1, x0:x1]
+    base = roi.astype(np.float32)
+    out = base + alpha[..., None] * (new * 255.0 - base)
+    roi[:] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------- predict
+class Predictor:
+    """The model, the swap direction and the batch size; crops in, swapped faces (and masks) out."""
+
+    def __init__(self, model, direction: str = "a2b", batch_size: int = 16):
+        self.model = model
+        self.direction = direction
+        self.batch_size = max(1, int(batch_size))
+        self.input_size = model.input_size
+        self.output_size = model.output_size
+        self.centering = model.centering
+
+    def crop(self, frame: np.ndarray, face) -> np.ndarray:
+        """Model input for ``face``: the aligned crop at input_size, float32 [0, 1]."""
+        return warp_face(frame, face.matrix, self.input_size, self.centering).astype(np.float32) * (1.0 / 255.0)
+
+    def __call__(self, crops: np.ndarray):
+        return self.model.predict(crops, direction=self.direction, batch_size=self.batch_size)
+
+
+# ---------------------------------------------------------------------------------------------- pipeline
+@dataclass
+class Item:
+    """One frame on its way through the pipeline."""
+    frame: object                       # lib.video.Frame
+    faces: list = field(default_factory=list)
+    crops: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+    masks: list = field(default_factory=list)
+    image: np.ndarray | None = None     # the converted frame
+    changed: bool = False
+
+
+_DONE = object()
+
+
+def threaded(iterable: Iterable, depth: int = 8, name: str = "stage") -> Iterator:
+    """Iterate ``iterable`` in a background thread, up to ``depth`` items ahead; errors are re-raised here."""
+    items: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        iterator = iter(iterable)
+        try:
+            for item in iterator:
+                if not put(item):
+                    break
+            else:
+                put(_DONE)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer thread
+            put(err)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=work, name=f"convert-{name}", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def _read_stage(items: Iterable[tuple], predictor: Predictor) -> Iterator[Item]:
+    for frame, faces in items:
+        yield Item(frame, list(faces), [predictor.crop(frame.image, face) for face in faces])
+
+
+def _predict_stage(items: Iterable[Item], predictor: Predictor) -> Iterator[Item]:
+    pending, count = [], 0
+
+    def flush():
+        if count:
+            faces, masks = predictor(np.stack([crop for item in pending for crop in item.crops]))
+            at = 0
+            for item in pending:
+                n = len(item.crops)
+                item.outputs = list(faces[at:at + n])
+                item.masks = list(masks[at:at + n]) if masks is not None else [None] * n
+                item.crops = []
+                at += n
+        return pending
+
+    for item in items:
+        pending.append(item)
+        count += len(item.crops)
+        if count >= predictor.batch_size:
+            yield from flush()
+            pending, count = [], 0
+    yield from flush()
+
+
+def _blend_stage(items: Iterable[Item], blender: Blender) -> Iterator[Item]:
+    for item in items:
+        image = item.frame.image
+        if item.faces:
+            image = np.array(image, copy=True)
+            for face, out, mask in zip(item.faces, item.outputs, item.masks):
+                blender.blend_face(image, face, out, mask)
+            item.changed = True
+        if blender.settings.label:
+            image = blender.label(np.array(image, copy=True) if image is item.frame.image else image)
+        item.image = image
+        item.outputs = item.masks = []
+        yield item
+
+
+def convert_stream(items: Iterable[tuple], predictor: Predictor, blender: Blender,
+                   write: Callable[[Item], None], depth: int | None = None) -> int:
+    """Run ``(frame, faces)`` pairs through crop -> predict -> blend, each stage in its own thread, and call
+    ``write(item)`` for every converted frame, in order. Returns the number of frames written."""
+    depth = depth or max(4, predictor.batch_size)
+    read = threaded(_read_stage(items, predictor), depth, "read")
+    predicted = threaded(_predict_stage(read, predictor), depth, "predict")
+    blended = threaded(_blend_stage(predicted, blender), depth, "blend")
+    count = 0
+    try:
+        for item in blended:
+            write(item)
+            count += 1
+    finally:
+        blended.close()
+    return count

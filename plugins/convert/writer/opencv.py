@@ -1,0 +1,68 @@
+"""Writer 'opencv': frames encoded by OpenCV's own cv2.VideoWriter (MPEG-4 part 2, or MJPEG in .avi), for
+players that cannot decode H.264; the source's audio and the synthetic-media tags are then muxed in with
+lib.video (stream copy, no re-encode). The final name appears only when all of that succeeded."""
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from lib.errors import FaceswapError
+from lib.fileio import atomic_path
+from lib.registry import register
+from lib.video import run_ffmpeg
+from plugins.convert.writer._base import WriterOptions, check_file_target
+
+FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".mov": "mp4v", ".mkv": "mp4v"}
+
+
+@register("convert.writer", "opencv")
+class OpencvWriter:
+    video = True
+    suffixes = (".mp4", ".avi", ".mov", ".mkv")
+
+    def __init__(self, output: Path, options: WriterOptions):
+        self.path = check_file_target(output, self.suffixes, "opencv")
+        self.options = options
+        suffix = self.path.suffix.lower()
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.cv.", suffix=suffix, dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.size = tuple(options.size)
+        self._cv = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*FOURCC[suffix]),
+                                   float(options.fps), self.size)
+        if not self._cv.isOpened():
+            self.tmp.unlink(missing_ok=True)
+            raise FaceswapError(f"OpenCV cannot open a {FOURCC[suffix]} video writer for {self.path}: "
+                                f"use -w ffmpeg instead")
+        self.frames = 0
+
+    def write(self, frame: np.ndarray, name: str) -> None:
+        if frame.shape[1::-1] != self.size:
+            frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        self._cv.write(frame)
+        self.frames += 1
+
+    def close(self) -> Path:
+        self._cv.release()
+        try:
+            if self.frames == 0:
+                raise FaceswapError(f"writing video {self.path} failed: no frames were written")
+            args = ["-i", self.tmp]
+            if self.options.audio_from is not None:
+                args += ["-i", self.options.audio_from, "-map", "0:v:0", "-map", "1:a:0?"]
+            args += ["-c", "copy"]
+            for key, value in self.options.tags.items():
+                args += ["-metadata", f"{key}={value}"]
+            if self.path.suffix.lower() in (".mp4", ".mov"):
+                args += ["-movflags", "+faststart+use_metadata_tags"]
+            with atomic_path(self.path) as out:
+                run_ffmpeg([*args, out], f"muxing audio and tags into {self.path}")
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        return self.path
+
+    def abort(self) -> None:
+        self._cv.release()
+        self.tmp.unlink(missing_ok=True)
