@@ -1,0 +1,1 @@
+"""Training: shared layers, losses, the face data pipeline, the training loop and the model folder format."""
