@@ -35,3 +35,13 @@ def coarse_to_fine(image: np.ndarray, work_size: int, run) -> list[tuple[np.ndar
 def rect_to_box(rect) -> np.ndarray:
     """dlib rectangle -> (x, y, w, h)."""
     return np.array([rect.left(), rect.top(), rect.width(), rect.height()], np.int64)
+
+
+def to_dlib_box(box, fit: tuple[float, float, float]) -> np.ndarray:
+    """Map another detector's (x, y, w, h) box to dlib's convention: ``fit`` = (shift x, shift y, scale),
+    shifts in units of the box side; measured per detector against dlib-hog boxes of the same faces."""
+    x, y, w, h = (float(v) for v in box)
+    side = (w + h) / 2
+    cx, cy = x + w / 2 + fit[0] * side, y + h / 2 + fit[1] * side
+    new = side * fit[2]
+    return np.round([cx - new / 2, cy - new / 2, new, new]).astype(np.int64)
