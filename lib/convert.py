@@ -1,7 +1,8 @@
 """Convert: put the model's swapped faces back into the frames, and the threaded pipeline that does it fast.
 
 Per face (``Blender.blend_face``), in a square crop of the face at about its size in the frame:
-  1. the model's output (``output_size``) is scaled to the crop; the original face is cut from the frame;
+  1. the original face is cut from the frame at the model's output size (at least 128 px), the size the
+     mask and colour work at (cheap, and the model's output holds no finer detail anyway);
   2. a mask plugin gives the region to replace; erode (or grow) it, then blur its edge;
   3. a colour plugin matches the new face to the old one inside the mask; a scaling plugin sharpens;
   4. the crop and its mask are warped back into the frame - into the face's bounding box only, so every
@@ -29,7 +30,7 @@ from lib.provenance import draw_label
 
 log = logging.getLogger(__name__)
 
-MAX_WORK = 512   # largest crop side the blend works at (bigger faces are blended at this size and scaled)
+MASK_SIZE = 128  # smallest crop side the mask and colour work at
 
 
 @dataclass
@@ -58,25 +59,31 @@ class Blender:
         self.color_fn = registry.get("convert.color", settings.color)
         self.scale_fn = registry.get("convert.scaling", settings.scaling)
 
-    def work_size(self, matrix: np.ndarray) -> int:
-        """Crop side to blend at: the face's size in the frame, at least the model's output, at most 512."""
-        side = face_size_px(matrix) * CENTERINGS[self.centering][2]
-        return int(min(MAX_WORK, max(self.output_size, round(side / 2) * 2)))
+    def work_size(self, matrix: np.ndarray | None = None) -> int:
+        """Crop side the mask and colour work at: the model's output size, at least MASK_SIZE. The result is
+        scaled to the face's real size only by the final warp into the frame, which costs one pass."""
+        return max(self.output_size, MASK_SIZE)
 
-    def prepare_mask(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(hard, soft) masks: the plugin's mask eroded/grown, then (soft) with its edge blurred."""
-        size = mask.shape[0]
-        erode = self.settings.mask_erode * size / 100.0
+    def prepare_mask(self, mask: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(hard, soft) masks at ``size``: the plugin's mask eroded/grown, then (soft) with its edge blurred.
+
+        The work is done at the mask's own (small) size and the results are scaled up: masks are smooth.
+        """
+        small = mask.shape[0]
+        erode = self.settings.mask_erode * small / 100.0
         if abs(erode) >= 0.5:
             k = int(round(abs(erode))) * 2 + 1
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
             mask = cv2.erode(mask, kernel) if erode > 0 else cv2.dilate(mask, kernel)
         soft = mask
-        blur = self.settings.mask_blur * size / 100.0
-        if blur >= 1.0:
+        blur = self.settings.mask_blur * small / 100.0
+        if blur >= 0.5:
             k = int(round(blur)) * 2 + 1
-            soft = cv2.GaussianBlur(mask, (k, k), 0)
-            soft = np.minimum(soft, cv2.GaussianBlur(mask, (k, k), 0, borderType=cv2.BORDER_CONSTANT))
+            # Blur with zero padding, so the mask fades to 0 at the crop's edge too (no box seam).
+            soft = cv2.GaussianBlur(mask, (k, k), 0, borderType=cv2.BORDER_CONSTANT)
+        if size and size != small:
+            mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+            soft = cv2.resize(soft, (size, size), interpolation=cv2.INTER_LINEAR)
         return mask, soft
 
     def blend_face(self, frame: np.ndarray, face, new_face: np.ndarray, predicted_mask: np.ndarray | None = None) -> None:
@@ -100,11 +107,14 @@ class Blender:
 
 def paste(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, mat: np.ndarray) -> None:
     """Alpha-blend ``crop`` (float [0, 1]) with ``mask`` into ``frame`` (uint8) where ``mat`` (frame -> crop)
-    says it belongs; only the face's bounding box in the frame is touched."""
+    says it belongs; only the bounding box of the mask, warped into the frame, is touched."""
     height, width = frame.shape[:2]
-    size = crop.shape[0]
+    mx, my, mw, mh = cv2.boundingRect((np.asarray(mask) > 1.0 / 255).astype(np.uint8))
+    if mw == 0 or mh == 0:
+        return
     back = invert(mat)
-    corners = transform_points(np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float64), back)
+    corners = transform_points(np.array([[mx, my], [mx + mw, my], [mx + mw, my + mh], [mx, my + mh]], np.float64),
+                               back)
     x0, y0 = np.floor(corners.min(0)).astype(int) - 1
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 1
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
@@ -115,10 +125,12 @@ def paste(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, mat: np.ndarray
     dsize = (x1 - x0, y1 - y0)
     new = cv2.warpAffine(crop, back, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(mask, back, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    face = np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    new = cv2.warpAffine(face, back, dsize, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(np.asarray(mask, np.float32), back, dsize, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     roi = frame[y0:y1, x0:x1]
-    base = roi.astype(np.float32)
-    out = base + alpha[..., None] * (new * 255.0 - base)
-    roi[:] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    roi[:] = cv2.blendLinear(new, roi, alpha, 1.0 - alpha)
 
 
 # ---------------------------------------------------------------------------------------------- predict
