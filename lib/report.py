@@ -146,42 +146,54 @@ def _fmt(value, spec=".3f", unit="") -> str:
     return f"{value:{spec}}{unit}"
 
 
-def summary_lines(report: dict) -> list[str]:
-    """The headline figures as (label, value) text lines; shared by the terminal and the HTML page."""
+def _short(frame_name: str) -> str:
+    from lib.video import frame_index
+    index = frame_index(frame_name)
+    return frame_name if index is None else f"frame {index}"
+
+
+def summary_rows(report: dict) -> list[tuple[str, str]]:
+    """The headline figures as (label, value) pairs; shared by the terminal and the HTML page."""
     s = report["summary"]
     ident, pose, expr = s["identity"], s["pose"], s["expression"]
     stab, back, counts = s["stability"], s["background"], s["frames"]
     target = report["inputs"]["target"]
-    lines = [
-        f"frames evaluated        {counts['evaluated']} of {counts['total']} (every {report['inputs']['every_n']})",
-        f"no face in output       {counts['no_face_in_output']} frame(s)"
-        + (f"  e.g. {', '.join(counts['no_face_frames'][:3])}" if counts["no_face_frames"] else ""),
-        f"identity retrieval {target}    {_fmt(ident['retrieval'], '.1%')}  (nearest reference is {target}; "
-        f"{len(report['inputs']['identities'])} identities)",
+    no_face = [_short(name) for name in counts["no_face_frames"]]
+    rows = [
+        ("frames evaluated", f"{counts['evaluated']} of {counts['total']} (every {report['inputs']['every_n']})"),
+        ("no face in output", f"{counts['no_face_in_output']} frame(s)" + (f", e.g. {', '.join(no_face[:3])}"
+                                                                           if no_face else "")),
+        (f"identity retrieval {target}", f"{_fmt(ident['retrieval'], '.1%')} of the {ident['frames']} frames with a "
+                                         f"swapped face are nearest to {target} among "
+                                         f"{len(report['inputs']['identities'])} identities"),
     ]
     for name, dist in ident["distance"].items():
-        lines.append(f"  distance to {name:<10} {_fmt(dist)}  (original video: {_fmt(ident['original_distance'].get(name))})")
-    lines += [
-        f"original nearest        {ident['original_nearest'] or 'n/a'}  "
-        f"(retrieval of A in the original: {_fmt(ident['original_retrieval_a'], '.1%')})",
-        f"pose error (deg)        angle {_fmt(pose['angle'], '.2f')}  yaw {_fmt(pose['yaw'], '.2f')}  "
-        f"pitch {_fmt(pose['pitch'], '.2f')}  roll {_fmt(pose['roll'], '.2f')}",
-        f"expression error (IOD)  mouth {_fmt(expr['mouth'])}  eyes {_fmt(expr['eyes'])}  all {_fmt(expr['all'])}",
-        f"landmark jitter (IOD)   swapped {_fmt(stab['landmark_jitter']['swapped'], '.4f')}  "
-        f"original {_fmt(stab['landmark_jitter']['original'], '.4f')}  ratio {_fmt(stab['landmark_jitter']['ratio'], '.2f')}",
-        f"face colour flicker     swapped {_fmt(stab['colour_flicker']['swapped'], '.2f')}  "
-        f"original {_fmt(stab['colour_flicker']['original'], '.2f')}  ratio {_fmt(stab['colour_flicker']['ratio'], '.2f')}"
-        "  (8-bit levels)",
-        f"background outside face SSIM {_fmt(back['ssim'], '.4f')}  PSNR {_fmt(back['psnr'], '.2f', ' dB')}",
+        rows.append((f"  distance to {name}", f"{_fmt(dist)}  (original video: "
+                                              f"{_fmt(ident['original_distance'].get(name))})"))
+    rows += [
+        ("original nearest", f"{ident['original_nearest'] or 'n/a'} (A in "
+                             f"{_fmt(ident['original_retrieval_a'], '.1%')} of the original's frames)"),
+        ("pose error (deg)", f"angle {_fmt(pose['angle'], '.2f')}  yaw {_fmt(pose['yaw'], '.2f')}  "
+                             f"pitch {_fmt(pose['pitch'], '.2f')}  roll {_fmt(pose['roll'], '.2f')}"),
+        ("expression error (IOD)", f"mouth {_fmt(expr['mouth'])}  eyes {_fmt(expr['eyes'])}  all {_fmt(expr['all'])}"),
+        ("landmark jitter (IOD)", f"swapped {_fmt(stab['landmark_jitter']['swapped'], '.4f')}  original "
+                                  f"{_fmt(stab['landmark_jitter']['original'], '.4f')}  ratio "
+                                  f"{_fmt(stab['landmark_jitter']['ratio'], '.2f')}"),
+        ("face colour flicker", f"swapped {_fmt(stab['colour_flicker']['swapped'], '.2f')}  original "
+                                f"{_fmt(stab['colour_flicker']['original'], '.2f')}  ratio "
+                                f"{_fmt(stab['colour_flicker']['ratio'], '.2f')}  (8-bit levels)"),
+        ("background (no face)", f"SSIM {_fmt(back['ssim'], '.4f')}  PSNR {_fmt(back['psnr'], '.2f', ' dB')}"),
     ]
-    return lines
+    return rows
 
 
 def summary_text(report: dict) -> str:
     """One screen for the terminal."""
     inputs = report["inputs"]
-    head = [f"Swap evaluation: {Path(inputs['swapped']).name} (swapped) vs {Path(inputs['original']).name} (original)"]
-    return "\n".join(head + ["-" * len(head[0])] + summary_lines(report))
+    head = f"Swap evaluation: {Path(inputs['swapped']).name} (swapped) vs {Path(inputs['original']).name} (original)"
+    rows = summary_rows(report)
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join([head, "-" * min(len(head), 100)] + [f"{label:<{width}}{value}" for label, value in rows])
 
 
 # ---------------------------------------------------------------------------------------------- HTML
@@ -202,10 +214,6 @@ def render_html(report: dict, images: dict[str, bytes]) -> str:
     for name, folders in inputs["references"].items():
         input_rows.append((f"references {name}", ", ".join(map(str, folders))))
     input_rows.append(("frames sampled", f"every {inputs['every_n']}"))
-    summary_rows = []
-    for line in summary_lines(report):
-        label, _, value = line.partition("  ")
-        summary_rows.append((label.strip(), value.strip()))
     figures = "".join(f"<figure>{_img(png, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
                       for caption, png in images.items() if png)
     no_face = report["summary"]["frames"]["no_face_frames"]
@@ -231,7 +239,7 @@ figcaption {{ font-size: 0.85em; color: #555; }}
 <h2>Inputs</h2>
 {_table(input_rows)}
 <h2>Summary</h2>
-{_table(summary_rows)}
+{_table(summary_rows(report))}
 {missing}
 <h2>Plots</h2>
 {figures}

@@ -240,6 +240,7 @@ class Evaluation:
                        "swapped_face": sum(r["face"]["swapped"] for r in records),
                        "no_face_in_output": len(no_face), "no_face_frames": no_face},
             "identity": {
+                "frames": len(distances),
                 "distance": {k: float(distances[:, i].mean()) if len(distances) else float("nan")
                              for i, k in enumerate(self.names)},
                 "retrieval": metrics.retrieval(distances, self.names, "B") if len(distances) else float("nan"),
