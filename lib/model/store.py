@@ -168,6 +168,11 @@ def _check_dir(model_dir: Path) -> Path:
     return path
 
 
+def read_file(path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
+    """Meta, weights and optimizer state of one model file (``model.npz``, its backup or a snapshot)."""
+    return _read(Path(path))
+
+
 def read_meta(model_dir) -> dict:
     """The model's description (plugin, settings, iterations, history ...) without loading its weights."""
     return _read(_check_dir(Path(model_dir)), arrays=False)[0]

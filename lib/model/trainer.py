@@ -89,7 +89,13 @@ class Session:
             mean = tf.distribute.ReduceOp.MEAN
             return self.strategy.reduce(mean, loss_a, axis=None), self.strategy.reduce(mean, loss_b, axis=None)
 
+        def evaluate(warped_a, target_a, masks_a, warped_b, target_b, masks_b):
+            prep = [tf.cast(t, tf.float32) / 255.0 for t in (warped_a, target_a, masks_a, warped_b, target_b, masks_b)]
+            out_a, out_b = network.joint([prep[0], prep[3]], training=False)
+            return side(out_a, prep[1], prep[2]), side(out_b, prep[4], prep[5])
+
         self._step = tf.function(step)
+        self._evaluate = tf.function(evaluate)
 
     def _split(self, array):
         count = self.replicas
@@ -119,6 +125,11 @@ class Session:
             raise FaceswapError(f"--distributed over {self.replicas} devices needs a batch size divisible by "
                                 f"{self.replicas}")
         loss_a, loss_b = self._step(*batch_a, *batch_b)
+        return float(loss_a), float(loss_b)
+
+    def evaluate(self, batch_a, batch_b) -> tuple[float, float]:
+        """The two losses on one batch each, without training (to compare a model before and after reload)."""
+        loss_a, loss_b = self._evaluate(*batch_a, *batch_b)
         return float(loss_a), float(loss_b)
 
     def weights(self) -> list[np.ndarray]:
