@@ -42,13 +42,10 @@ def components(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 def extended(landmarks: np.ndarray, size: int) -> np.ndarray:
     """Like ``components`` with the brows lifted by a quarter of the nose-bridge-to-chin length (forehead)."""
-    points = np.asarray(landmarks, np.float64).copy()
-    up = points[27] - points[8]
-    length = np.linalg.norm(up)
-    if length > 0:
-        lift = up / length * 0.25 * length
-        points[BROW_LEFT + BROW_RIGHT] += lift
-    return _fill(_parts(points), size)
+    points = np.asarray(landmarks, np.float64)
+    lifted = points.copy()
+    lifted[BROW_LEFT + BROW_RIGHT] += 0.25 * (points[27] - points[8])
+    return _fill([np.vstack([a, b]) for a, b in zip(_parts(points), _parts(lifted))], size)
 
 
 MASKS = {"components": components, "extended": extended}

@@ -56,9 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="video file(s), folder(s) of images or image file(s); several = batch mode")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="folder for the face PNGs (batch mode: one subfolder per input)")
-    parser.add_argument("-p", "--alignments", metavar="FILE",
+    parser.add_argument("-p", "--alignments", metavar="PATH",
                         help="alignments file to write (default: <video>_alignments.json beside a video, "
-                             "alignments.json inside a folder); single input only")
+                             "alignments.json inside a folder of images); an existing folder holds "
+                             "<input>_alignments.json for each input (the only form allowed in batch mode)")
     parser.add_argument("-D", "--detector", default="dlib-hog", choices=registry.names("extract.detect"),
                         help="face detector (default: dlib-hog)")
     parser.add_argument("-A", "--aligner", default="dlib-68", choices=registry.names("extract.align"),
@@ -97,9 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     inputs = [Path(p) for p in args.input]
-    if len(inputs) > 1 and args.alignments:
-        raise FaceswapError("-p/--alignments names one file, but several inputs were given: leave -p out "
-                            "(each input gets <input>_alignments.json)")
+    align_dir = Path(args.alignments) if args.alignments and Path(args.alignments).is_dir() else None
+    if len(inputs) > 1 and args.alignments and align_dir is None:
+        raise FaceswapError("-p/--alignments names one file, but several inputs were given: pass an existing "
+                            "folder for the alignments files, or leave -p out")
+    if len(set(p.stem if p.is_file() else p.name for p in inputs)) < len(inputs):
+        raise FaceswapError("two inputs have the same name: their faces would go to the same output folder; "
+                            "extract them in separate calls")
     for path in inputs:
         if not path.exists():
             raise FaceswapError(f"input not found: {path}")
@@ -110,12 +115,29 @@ def run(args) -> int:
     total = []
     for path in inputs:
         out_dir = output / (path.stem if path.is_file() else path.name) if len(inputs) > 1 else output
-        total.append(job.run_one(path, out_dir, Path(args.alignments) if args.alignments else None))
+        total.append(job.run_one(path, out_dir, _alignments_path(path, args.alignments, align_dir)))
     if len(total) > 1:
         frames, written, empty, dropped = (sum(t[k] for t in total) for k in ("frames", "written", "no_face", "dropped"))
         print(f"extract: {len(total)} inputs, {frames} frames, {written} faces written, "
               f"{empty} frames with no face, {dropped} faces dropped by the identity filter")
     return 0
+
+
+def _alignments_path(path: Path, option: str | None, folder: Path | None) -> Path:
+    """Where the alignments of ``path`` go; checked for writability before any work is done."""
+    import os
+
+    from lib.alignments import SUFFIX, default_path
+    if folder is not None:
+        target = folder / ((path.stem if path.is_file() else path.name) + SUFFIX)
+    else:
+        target = Path(option) if option else default_path(path)
+    if not target.parent.is_dir():
+        raise FaceswapError(f"cannot write alignments {target}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise FaceswapError(f"cannot write alignments {target}: folder {target.parent} is read-only; "
+                            f"pass -p with a writable file or folder")
+    return target
 
 
 class ExtractJob:
@@ -149,9 +171,6 @@ class ExtractJob:
         args = self.args
         source = Source(path)
         alignments_path = alignments_path or default_path(path)
-        if not alignments_path.parent.is_dir():
-            raise FaceswapError(f"cannot write alignments {alignments_path}: folder {alignments_path.parent} "
-                                f"does not exist")
         done: dict = {}
         previous = None
         if args.skip_existing and alignments_path.exists():
@@ -202,6 +221,12 @@ class ExtractJob:
             stats["dropped"] += self._keep_dominant(alignments, out_dir if writer else None)
             stats["no_face"] = sum(1 for faces in alignments.frames.values() if not faces)
         stats["written"] = alignments.face_count() if writer else 0
+        if stats["frames"] and not alignments.face_count():
+            if writer and out_dir.is_dir() and not any(out_dir.iterdir()):
+                out_dir.rmdir()
+            reason = " that passed the identity filter" if stats["dropped"] else ""
+            raise FaceswapError(f"no face{reason} found in {path} ({stats['frames']} frame(s) searched): check the "
+                                f"input shows a face, or try another detector (-D) or a lower --min-size")
         if previous is not None:
             merged = {**previous.frames, **alignments.frames}
             order = {name: i for i, name in enumerate(source.names())}
