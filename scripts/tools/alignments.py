@@ -327,8 +327,7 @@ def _merge(args, alignments, path) -> None:
     if out == path:
         _save(alignments, path, what)
     else:
-        alignments.save(out)
-        print(f"{what}; wrote {out}")
+        _save(alignments, out, what)
 
 
 def _rename(args, alignments, path) -> None:
@@ -403,7 +402,7 @@ def _spatial(args, alignments, path) -> None:
 
 def _export(args, alignments, path) -> None:
     """Plain JSON with no faceswap types: what another program needs to use the detections."""
-    from lib.fileio import atomic_write_bytes
+    from lib.fileio import atomic_write_bytes, backup
     out = Path(args.output) if args.output else path.with_name(path.stem + "_export.json")
     if out.resolve() == path.resolve():
         raise FaceswapError(f"-o {out} is the alignments file itself: choose another name")
@@ -418,7 +417,8 @@ def _export(args, alignments, path) -> None:
     doc = {"source": alignments.source, "box_format": "x, y, width, height (frame pixels)",
            "landmarks_format": "68 points (dlib/iBUG order), x, y in frame pixels",
            "matrix_format": "2x3 affine, frame pixels -> normalised face template", "frames": frames}
-    atomic_write_bytes(out, json.dumps(doc, indent=1).encode())
+    backup(out)
+    atomic_write_bytes(out, json.dumps(doc).encode())
     print(f"exported {alignments.face_count()} faces in {len(frames)} frames to {out}")
 
 
