@@ -28,10 +28,11 @@ class FaceFile:
         return str(self.meta["frame"]), int(self.meta["face_index"])
 
 
-def scan(folder, need_meta: bool = False) -> list[FaceFile]:
+def scan(folder, need_meta: bool = False, recursive: bool = False) -> list[FaceFile]:
     """The PNGs of ``folder`` (natural order) with their metadata; a clear error if there are none.
 
     With ``need_meta`` a folder without a single faceswap face is an error (plain photos are not faces).
+    With ``recursive`` the PNGs of its sub-folders count too (e.g. the group folders of ``tools.py sort``).
     """
     from lib.video import list_images
     folder = Path(folder)
@@ -39,7 +40,9 @@ def scan(folder, need_meta: bool = False) -> list[FaceFile]:
         raise FaceswapError(f"faces folder not found: {folder}")
     if not folder.is_dir():
         raise FaceswapError(f"{folder} is a file, but a folder of face PNGs (written by extract) is needed")
-    files = [FaceFile(path, read_face_meta(path)) for path in list_images(folder) if path.suffix.lower() == ".png"]
+    folders = [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())] if recursive else [folder]
+    files = [FaceFile(path, read_face_meta(path)) for sub in folders for path in list_images(sub)
+             if path.suffix.lower() == ".png"]
     if not files:
         raise FaceswapError(f"no face PNGs in {folder}: point at the folder written by 'faceswap.py extract'")
     if need_meta and not any(f.meta for f in files):

@@ -293,3 +293,28 @@ def test_bad_input_is_one_clear_line_and_leaves_files_untouched(clip, multi, tmp
         assert_clean_failure(tool("-j", job, "-p", corrupt, check=False), "corrupt")
     assert_clean_failure(tool("-j", "remove-faces", "-p", corrupt, "-f", faces, check=False), "corrupt")
     assert digest(tmp_path) == snapshot
+
+
+def test_rename_by_offset_moves_faces_onto_each_others_names_safely(clip):
+    faces, path = clip
+    old = {p.name: hashlib.sha256(read_face_png(p)[0].tobytes()).hexdigest() for p in list_images(faces)}
+    tool("-j", "rename", "-p", path, "-f", faces, "--offset", "1")
+    stem = "video_oliver_voxceleb_00086"
+    assert list(Alignments.load(path).frames)[0] == f"{stem}_000001.png"
+    files = list_images(faces)
+    assert len(files) == 130 and not list(faces.glob(".*"))
+    for i in (0, 64, 129):
+        image = read_face_png(faces / f"{stem}_{i + 1:06d}_0.png")[0]
+        assert hashlib.sha256(image.tobytes()).hexdigest() == old[f"{stem}_{i:06d}_0.png"]
+
+
+def test_remove_faces_reads_a_folder_renamed_and_grouped_by_sort(clip, tmp_path):
+    faces, path = clip
+    sorted_dir = tmp_path / "by_blur"
+    run_cli("tools.py", "sort", "-i", faces, "-o", sorted_dir, "-s", "blur", "--group", "--bins", "3", "--move")
+    worst = sorted(p for p in sorted_dir.iterdir())[-1]            # the blurriest third: the user deletes it
+    doomed = {read_face_meta(p)["frame"] for p in worst.iterdir()}
+    shutil.rmtree(worst)
+    tool("-j", "remove-faces", "-p", path, "-f", sorted_dir)
+    al = Alignments.load(path)
+    assert al.face_count() == 130 - len(doomed) and all(al.frames[n] == [] for n in doomed)

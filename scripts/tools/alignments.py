@@ -4,8 +4,9 @@ Each job is one call; every job that rewrites a file first copies it to <file>.b
 
   draw            boxes and landmarks drawn onto the frames of -i, written to -o (for checking by eye)
   extract         face PNGs cut from -i using the file (no detection), with the metadata extract writes
-  remove-faces    drop the faces whose PNGs were deleted from -f (and renumber the faces left in -f)
-  leftover-faces  faces in -f that the file does not hold           (list, or move with --move-to)
+  remove-faces    drop the faces whose PNGs were deleted from -f (and renumber the faces left in -f);
+                  -f may be sorted: renamed files and sub-folders (tools.py sort --group) are fine
+  leftover-faces  faces in -f (and its sub-folders) that the file does not hold (list, or move with --move-to)
   missing-frames  frames of -i the file has no entry for; also lists entries whose frame is not in -i
   no-faces        frames of -i where the file has no face           (list, or move with --move-to)
   multi-faces     frames with more than one face (frames of -i, or their faces in -f, with --move-to)
@@ -147,6 +148,29 @@ def face_meta(source_path, frame: str, frame_index: int, face_index: int, face, 
             "detector": face.detector, "score": round(float(face.score), 4)}
 
 
+def _rewrite_faces(jobs: list[tuple]) -> None:
+    """Update face PNGs' metadata, pixels unchanged: ``jobs`` of (FaceFile, new frame, new face index, changes).
+
+    A file with extract's name gets its new name; a file the user renamed (e.g. by tools.py sort) keeps its
+    name. All files are first written to temp names, then renamed, so renaming a set of faces onto each
+    other's names (frame numbers shifted by one) never overwrites a face that has not moved yet.
+    """
+    from lib.faces import encode_face_png, face_filename, read_face_png
+    from lib.fileio import atomic_write_bytes
+    staged = []
+    for face_file, frame, face_index, changes in jobs:
+        old_frame, old_index = face_file.key
+        standard = face_file.path.name == face_filename(old_frame, old_index)
+        target = face_file.path.with_name(face_filename(frame, face_index)) if standard else face_file.path
+        image, meta = read_face_png(face_file.path)
+        temp = face_file.path.with_name(f".{target.name}.renaming")
+        atomic_write_bytes(temp, encode_face_png(image, dict(meta, **changes)))
+        face_file.path.unlink()
+        staged.append((temp, target))
+    for temp, target in staged:
+        temp.replace(target)
+
+
 # ---------------------------------------------------------------------------------------------- jobs
 def _draw(args, alignments, path) -> None:
     """Boxes green, landmarks red, the face index beside its box; one JPEG per frame that has an entry."""
@@ -204,9 +228,7 @@ def _extract(args, alignments, path) -> None:
 def _remove_faces(args, alignments, path) -> None:
     """Keep in the file exactly the faces whose PNG is still in -f; renumber the PNGs of frames that changed."""
     from lib import faceset
-    from lib.faces import encode_face_png, face_filename, read_face_png
-    from lib.fileio import atomic_write_bytes
-    files = faceset.scan(args.faces, need_meta=True)
+    files = faceset.scan(args.faces, need_meta=True, recursive=True)
     present = faceset.by_key(files)
     ours = {key for key in present if key[0] in alignments.frames}
     if not ours:
@@ -228,19 +250,15 @@ def _remove_faces(args, alignments, path) -> None:
         print(f"every face of {path} still has its PNG in {args.faces}: nothing to remove")
         return
     _save(alignments, path, f"removed {removed} face(s) ({emptied} frame(s) now have none)")
-    for face_file, frame, new in renumber:  # the PNGs left must name their new face index
-        image, meta = read_face_png(face_file.path)
-        target = face_file.path.with_name(face_filename(frame, new))
-        atomic_write_bytes(target, encode_face_png(image, dict(meta, face_index=new)))
-        if target != face_file.path:
-            face_file.path.unlink()
+    # the PNGs left must name their new face index
+    _rewrite_faces([(face_file, frame, new, {"face_index": new}) for face_file, frame, new in renumber])
     if renumber:
         print(f"renumbered {len(renumber)} face PNG(s) in {args.faces} to match")
 
 
 def _leftover_faces(args, alignments, path) -> None:
     from lib import faceset
-    files = faceset.scan(args.faces)
+    files = faceset.scan(args.faces, recursive=True)
     left = [f for f in files if f.key is None or f.key[0] not in alignments.frames
             or f.key[1] >= len(alignments.frames[f.key[0]])]
     if len(left) == len(files) and files:
@@ -333,8 +351,6 @@ def _merge(args, alignments, path) -> None:
 def _rename(args, alignments, path) -> None:
     """New frame names by frame number: a new stem, an offset, or the names of another source (-i)."""
     from lib import faceset
-    from lib.faces import encode_face_png, face_filename, read_face_png
-    from lib.fileio import atomic_write_bytes
     from lib.video import Source, frame_index, frame_name
     if not (args.stem or args.offset or args.input):
         raise FaceswapError("rename needs --stem NEW, --offset N or -i NEW_FRAMES (frames renamed by number)")
@@ -358,29 +374,25 @@ def _rename(args, alignments, path) -> None:
             mapping[name] = frame_name(stem, new_index)
     if len(set(mapping.values())) != len(mapping):
         raise FaceswapError("the new names would collide (two frames with one name): check --stem/--offset")
-    faces = faceset.scan(args.faces, need_meta=True) if args.faces else []
+    faces = faceset.scan(args.faces, need_meta=True, recursive=True) if args.faces else []
     alignments.frames = {mapping[name]: faces_ for name, faces_ in alignments.frames.items()}
     if args.input:
         alignments.source["path"] = str(Path(args.input))
     changed = sum(1 for old, new in mapping.items() if old != new)
     first = next(iter(mapping.items()), ("-", "-"))
     _save(alignments, path, f"renamed {changed} frame(s) (e.g. {first[0]} -> {first[1]})")
-    moved = 0
+    jobs = []
     for face in faces:  # keep the face PNGs pointing at their frames
         if face.key is None or face.key[0] not in mapping or mapping[face.key[0]] == face.key[0]:
             continue
-        image, meta = read_face_png(face.path)
         new = mapping[face.key[0]]
-        meta = dict(meta, frame=new, frame_index=frame_index(new))
+        changes = {"frame": new, "frame_index": frame_index(new)}
         if args.input:
-            meta["source"] = str(Path(args.input))
-        target = face.path.with_name(face_filename(new, face.key[1]))
-        atomic_write_bytes(target, encode_face_png(image, meta))
-        if target != face.path:
-            face.path.unlink()
-        moved += 1
+            changes["source"] = Path(args.input).name
+        jobs.append((face, new, face.key[1], changes))
+    _rewrite_faces(jobs)
     if faces:
-        print(f"updated {moved} face PNG(s) in {args.faces} to the new frame names")
+        print(f"updated {len(jobs)} face PNG(s) in {args.faces} to the new frame names")
 
 
 def _spatial(args, alignments, path) -> None:
