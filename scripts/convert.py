@@ -112,6 +112,19 @@ def choose_writer(args) -> str:
     return "images"
 
 
+def check_output(args, name: str) -> None:
+    """Refuse an output the writer could not write, before any slow work starts."""
+    from plugins.convert.writer._base import check_file_target, check_folder_writable
+    cls = registry.get("convert.writer", name)
+    out = Path(args.output)
+    if cls.video:
+        check_file_target(out, cls.suffixes, name)
+    elif out.exists() and not out.is_dir():
+        raise FaceswapError(f"output {out} is a file: the {name} writer needs a folder")
+    else:
+        check_folder_writable(out if out.is_dir() else out.parent, out)
+
+
 def load_faces(args, source):
     """``index -> faces`` from the alignments file, checked against the source; None to detect on the fly."""
     from lib.alignments import Alignments, default_path
@@ -232,7 +245,8 @@ def make_writer(args, source, name: str):
         from lib.video import read_image
         first = read_image(source.files[0])
         size = (first.shape[1], first.shape[0])
-    options = WriterOptions(fps=fps or 25, size=size, audio_from=audio, codec=args.codec, crf=args.crf,
+    options = WriterOptions(fps=fps or 25, size=size, audio_from=audio, audio_shortest=bool(args.ref),
+                            codec=args.codec, crf=args.crf,
                             image_format=args.image_format, tags=video_tags())
     return registry.get("convert.writer", name)(Path(args.output), options)
 
@@ -260,6 +274,7 @@ def convert(args, progress_bar: bool = True) -> dict:
     if not 0 <= args.crf <= 51:
         raise FaceswapError("--crf must be between 0 and 51")
     writer_name = choose_writer(args)
+    check_output(args, writer_name)
     source = Source(args.input)
     if args.ref and source.is_video:
         log.warning("--ref is only used when the input is a folder of frames; using %s's own fps and audio",

@@ -162,6 +162,16 @@ def test_ffmpeg_writer_h265(tmp_path, clip):
     assert info.codec == "hevc" and info.frame_count == 10
 
 
+def test_ffmpeg_writer_cuts_reference_audio_to_the_frames_written(tmp_path, clip):
+    options = WriterOptions(fps=Fraction(10), size=(160, 120), audio_from=clip, audio_shortest=True)
+    writer = registry.get("convert.writer", "ffmpeg")(tmp_path / "short.mp4", options)
+    for i, frame in enumerate(_frames(4)):
+        writer.write(frame, f"clip_{i:06d}.png")
+    info = probe(writer.close())
+    assert info.frame_count == 4 and info.has_audio and info.duration < 0.8
+    assert [p.name for p in tmp_path.iterdir()] == ["short.mp4"]
+
+
 @pytest.mark.parametrize("fmt", ["png", "jpg"])
 def test_images_writer_writes_tagged_frames_named_like_the_input(tmp_path, clip, fmt):
     out = _write("images", tmp_path / "frames", clip, image_format=fmt)

@@ -1,7 +1,7 @@
 """What every writer plugin shares: the options it is built with and the checks on its output path."""
 from __future__ import annotations
 
-import os
+import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +15,7 @@ class WriterOptions:
     fps: Fraction = Fraction(25)
     size: tuple[int, int] = (0, 0)             # width, height of the frames
     audio_from: Path | None = None             # a video whose first audio stream is copied in
+    audio_shortest: bool = False               # cut the audio to the frames written (audio from --ref)
     codec: str = "h264"                        # h264 | h265 (ffmpeg writer)
     crf: int = 18                              # quality: lower is better and bigger
     image_format: str = "png"                  # png | jpg (images writer)
@@ -36,5 +37,9 @@ def check_file_target(path: Path, suffixes: tuple[str, ...], name: str) -> Path:
 def check_folder_writable(folder: Path, target: Path) -> None:
     if not folder.is_dir():
         raise FaceswapError(f"cannot write {target}: folder {folder} does not exist (create it first)")
-    if not os.access(folder, os.W_OK):
-        raise FaceswapError(f"cannot write {target}: folder {folder} is read-only")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise FaceswapError(f"cannot write {target}: folder {folder} is read-only or not writable "
+                            f"({err.strerror})") from None

@@ -1,12 +1,16 @@
 """Writer 'ffmpeg': H.264 or H.265 video at a chosen CRF, same fps as the source, its audio copied in, and
 the synthetic-media tags in the container. Frames stream to ffmpeg through lib.video.VideoWriter, which
-writes a temp file and renames it only when the video is complete."""
+writes a temp file and renames it only when the video is complete. Audio from a reference video that may
+be longer than the frames (``--ref``) is muxed afterwards, cut to the video's length."""
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lib.fileio import atomic_path
 from lib.registry import register
-from lib.video import VideoWriter
+from lib.video import VideoWriter, run_ffmpeg
 from plugins.convert.writer._base import WriterOptions, check_file_target
 
 CODECS = {"h264": "libx264", "h265": "libx265"}
@@ -20,15 +24,36 @@ class FfmpegWriter:
 
     def __init__(self, output: Path, options: WriterOptions):
         self.path = check_file_target(output, self.suffixes, "ffmpeg")
-        self._writer = VideoWriter(self.path, options.fps, options.size, codec=CODECS[options.codec],
-                                   crf=options.crf, preset=PRESET, audio_from=options.audio_from,
-                                   metadata=options.tags)
+        self.options = options
+        self.tmp = None
+        target, audio = self.path, options.audio_from
+        if options.audio_shortest and audio is not None:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
+            os.close(fd)
+            self.tmp = target = Path(tmp)
+            audio = None
+        self._writer = VideoWriter(target, options.fps, options.size, codec=CODECS[options.codec],
+                                   crf=options.crf, preset=PRESET, audio_from=audio, metadata=options.tags)
 
     def write(self, frame: np.ndarray, name: str) -> None:
         self._writer.write(frame)
 
     def close(self) -> Path:
-        return self._writer.close()
+        if self.tmp is None:
+            return self._writer.close()
+        try:
+            self._writer.close()
+            args = ["-i", self.tmp, "-i", self.options.audio_from, "-map", "0:v:0", "-map", "1:a:0?", "-c", "copy",
+                    "-shortest", "-map_metadata", "0"]
+            if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
+                args += ["-movflags", "+faststart+use_metadata_tags"]
+            with atomic_path(self.path) as out:
+                run_ffmpeg([*args, out], f"muxing audio into {self.path}")
+        finally:
+            self.tmp.unlink(missing_ok=True)
+        return self.path
 
     def abort(self) -> None:
         self._writer.abort()
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)

@@ -51,7 +51,7 @@ class OpencvWriter:
                 raise FaceswapError(f"writing video {self.path} failed: no frames were written")
             args = ["-i", self.tmp]
             if self.options.audio_from is not None:
-                args += ["-i", self.options.audio_from, "-map", "0:v:0", "-map", "1:a:0?"]
+                args += ["-i", self.options.audio_from, "-map", "0:v:0", "-map", "1:a:0?", "-shortest"]
             args += ["-c", "copy"]
             for key, value in self.options.tags.items():
                 args += ["-metadata", f"{key}={value}"]
