@@ -111,7 +111,8 @@ def _strategy(distributed: bool):
 def run(args) -> int:
     _check(args)
     settings = _settings(args.option)
-    from lib.model import store
+    from lib.model import data, store
+    data.check_folder(args.input_A, "A"), data.check_folder(args.input_B, "B")   # fail fast, before TensorFlow
     resuming = store.exists(args.model_dir)
     meta = store.read_meta(args.model_dir) if resuming else None    # a corrupt model fails here, untouched
     if resuming and args.trainer and args.trainer != meta["plugin"]:
@@ -123,7 +124,7 @@ def run(args) -> int:
 
     strategy = _strategy(args.distributed)  # before any other TensorFlow work
     import contextlib
-    from lib.model import data, network as net, preview, trainer
+    from lib.model import network as net, preview, trainer
     policy = net.default_precision(not args.no_mixed)
     scope = strategy.scope() if strategy else contextlib.nullcontext()
     with scope:

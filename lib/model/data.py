@@ -53,10 +53,9 @@ def working_size(input_size: int, output_size: int, coverage: float = COVERAGE) 
     return int(np.ceil(max(input_size, output_size) / coverage / 4) * 4)
 
 
-def load_faces(folder, side: str, input_size: int, output_size: int, coverage: float = COVERAGE,
-               min_faces: int = MIN_FACES) -> FaceSet:
-    """Read every face PNG of ``folder``; clear errors for a missing/empty folder, plain images, wrong sizes."""
-    from lib.video import list_images, read_image
+def check_folder(folder, side: str, min_faces: int = MIN_FACES) -> list[Path]:
+    """The face PNGs of ``folder`` after cheap checks (no decoding): exists, enough faces, all with metadata."""
+    from lib.video import list_images
     folder = Path(folder)
     if not folder.is_dir():
         raise FaceswapError(f"faces folder for side {side} not found: {folder} (make it with 'faceswap.py extract')")
@@ -64,7 +63,21 @@ def load_faces(folder, side: str, input_size: int, output_size: int, coverage: f
     if len(files) < min_faces:
         raise FaceswapError(f"side {side}: {folder} has {len(files)} face PNG(s); training needs at least "
                             f"{min_faces} faces of each person: extract more frames")
-    if len(files) < FEW_FACES:
+    for path in files:
+        meta = read_face_meta(path)
+        if not meta or "landmarks" not in meta or "matrix" not in meta:
+            raise FaceswapError(f"side {side}: {path} is not a face extracted by faceswap (no face metadata): "
+                                f"train on the faces folder written by 'faceswap.py extract'")
+    return files
+
+
+def load_faces(folder, side: str, input_size: int, output_size: int, coverage: float = COVERAGE,
+               min_faces: int = MIN_FACES) -> FaceSet:
+    """Read every face PNG of ``folder``; clear errors for a missing/empty folder, plain images, wrong sizes."""
+    from lib.video import read_image
+    folder = Path(folder)
+    files = check_folder(folder, side, min_faces)
+    if min_faces >= MIN_FACES and len(files) < FEW_FACES:
         log.warning("side %s: only %d faces in %s; a few hundred varied faces train much better",
                     side, len(files), folder)
     size = working_size(input_size, output_size, coverage)
@@ -73,9 +86,6 @@ def load_faces(folder, side: str, input_size: int, output_size: int, coverage: f
     centerings = set()
     for i, path in enumerate(files):
         meta = read_face_meta(path)
-        if not meta or "landmarks" not in meta or "matrix" not in meta:
-            raise FaceswapError(f"side {side}: {path} is not a face extracted by faceswap (no face metadata): "
-                                f"train on the faces folder written by 'faceswap.py extract'")
         image = read_image(path)
         crop = image.shape[0]
         if image.shape[0] != image.shape[1]:

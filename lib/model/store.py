@@ -56,6 +56,7 @@ def save(model_dir, meta: dict, weights: list[np.ndarray], optimizer: list[np.nd
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_file(model_dir)
+    _remove_stale_temps(model_dir)
     meta = dict(meta, format=FORMAT, version=VERSION, saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
                 weights=[list(w.shape) for w in weights],
                 optimizer_state=[list(o.shape) for o in optimizer or []])
@@ -69,6 +70,15 @@ def save(model_dir, meta: dict, weights: list[np.ndarray], optimizer: list[np.nd
         if keep_backup and target.is_file():
             _link_replace(target, target.with_name(target.name + BACKUP_SUFFIX))
     return target
+
+
+def _remove_stale_temps(model_dir: Path) -> None:
+    """Temp files of a save that was killed half way (never the model itself): they only take disk space."""
+    for stale in model_dir.glob(f".{MODEL_FILE}*"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
 
 
 def _link_replace(src: Path, dst: Path) -> None:

@@ -117,7 +117,8 @@ class Session:
             log.warning("saved optimizer state does not fit this run; the optimizer starts fresh")
             return
         for var, value in zip(variables, state):
-            var.assign(value)
+            if "learning_rate" not in var.path:   # the rate given for this run wins over the saved one
+                var.assign(value)
 
     def step(self, batch_a, batch_b) -> tuple[float, float]:
         """Train both sides on one batch each; returns the two losses."""
