@@ -46,8 +46,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
     from lib import faceset
     src = Path(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.name}_sorted")
@@ -64,8 +62,8 @@ def run(args) -> int:
     outliers: list[Face] = []
     if args.remove_outliers or args.sort_by == "identity":
         embedder = Embedder()
-        for face in tqdm(faces, desc="identity", unit="face", disable=None):
-            face.identity = embedder.of(face)
+        for face, vector in zip(faces, each(faces, embedder.of, "identity")):
+            face.identity = vector
     if args.remove_outliers:
         faces, outliers = split_outliers(faces, args.threshold)
     order, groups = arrange(faces, args)
@@ -191,19 +189,28 @@ SCALARS = {"blur": (blur, True), "brightness": (brightness, True), "size": (size
            "yaw": (lambda f: float(pose(f)[0]), False), "pitch": (lambda f: float(pose(f)[1]), False)}
 
 
+def each(faces: list[Face], fn, desc: str) -> list:
+    """``fn(face)`` for every face, with a progress bar; each image is let go once used (memory stays flat)."""
+    from tqdm import tqdm
+    out = []
+    for face in tqdm(faces, desc=desc, unit="face", disable=None):
+        out.append(fn(face))
+        face._image = None
+    return out
+
+
 def arrange(faces: list[Face], args) -> tuple[list[int], list[str] | None]:
     """Order of the faces (indices) and, with --group, each face's folder name."""
-    from tqdm import tqdm
     if not faces:
         return [], None if not args.group else []
     method = args.sort_by
     if method in SCALARS:
         key, descending = SCALARS[method]
-        values = np.array([key(f) for f in tqdm(faces, desc=method, unit="face", disable=None)])
+        values = np.array(each(faces, key, method))
         order = list(np.argsort(-values if descending else values, kind="stable"))
         return order, (_bins(values, args.bins, method, descending) if args.group else None)
     if method == "histogram":
-        hists = np.stack([histogram(f) for f in tqdm(faces, desc=method, unit="face", disable=None)])
+        hists = np.stack(each(faces, histogram, method))
         dist = _bhattacharyya(hists)
         return _chain(dist), (_clusters(dist, 0.35) if args.group else None)
     vectors = np.stack([f.identity for f in faces])
@@ -237,8 +244,9 @@ def _bins(values: np.ndarray, bins: int, method: str, descending: bool) -> list[
 
 
 def _bhattacharyya(hists: np.ndarray) -> np.ndarray:
-    """Pairwise Bhattacharyya distance of L1-normalised histograms (0 = same, 1 = disjoint)."""
-    root = np.sqrt(np.clip(hists, 0, None))
+    """Pairwise Bhattacharyya distance of L1-normalised histograms (0 = same, 1 = disjoint); float32, so
+    10,000 faces take 400 MB."""
+    root = np.sqrt(np.clip(hists, 0, None)).astype(np.float32)
     return np.sqrt(np.clip(1.0 - root @ root.T, 0.0, 1.0))
 
 
