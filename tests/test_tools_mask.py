@@ -2,7 +2,6 @@
 import shutil
 
 import cv2
-import numpy as np
 import pytest
 
 from conftest import assert_clean_failure, run_cli, shared
