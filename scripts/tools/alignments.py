@@ -249,6 +249,9 @@ def _remove_faces(args, alignments, path) -> None:
     if not removed:
         print(f"every face of {path} still has its PNG in {args.faces}: nothing to remove")
         return
+    if removed > (alignments.face_count() + removed) / 2:
+        log.warning("more than half of the faces had no PNG in %s: if that folder holds only part of the faces, "
+                    "restore %s.bak", args.faces, path.name)
     _save(alignments, path, f"removed {removed} face(s) ({emptied} frame(s) now have none)")
     # the PNGs left must name their new face index
     _rewrite_faces([(face_file, frame, new, {"face_index": new}) for face_file, frame, new in renumber])
