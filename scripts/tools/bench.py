@@ -47,6 +47,7 @@ def _positive(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lib import registry
     parser.add_argument("--quick", action="store_true",
                         help=f"a short run (models {' '.join(QUICK['models'])}, batch {QUICK['batch_sizes'][0]}, "
                              f"{QUICK['steps']} steps, {QUICK['frames']} frames, {QUICK['repeats']} repeats): "
@@ -74,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-m", "--model-dir", metavar="DIR", help="a trained model folder for the convert benchmark")
     parser.add_argument("--convert-batch", type=_positive, default=16, metavar="B",
                         help="convert's prediction batch size (default: 16)")
-    parser.add_argument("--detector", default="dlib-hog", help="extract detector (default: dlib-hog)")
+    parser.add_argument("--detector", default="dlib-hog", choices=registry.names("extract.detect"),
+                        help="extract detector (default: dlib-hog)")
     parser.add_argument("--json", default="bench.json", metavar="FILE",
                         help="where to write the results (default: bench.json)")
 
