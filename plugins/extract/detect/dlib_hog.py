@@ -24,4 +24,4 @@ class DlibHog:
         return [(rect_to_box(r), float(s)) for r, s in zip(rects, scores)]
 
     def detect(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float]]]:
-        return [coarse_to_fine(to_gray(image), self.work_size, self._run) for image in images]
+        return [coarse_to_fine(image, self.work_size, lambda img: self._run(to_gray(img))) for image in images]
