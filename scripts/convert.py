@@ -152,6 +152,8 @@ def load_faces(args, source):
         if index is None or index >= source.count:
             unknown += 1
             continue
+        for face in found:
+            face.masks = {}          # convert draws its masks from the landmarks: free the stored ones
         faces[index] = found
     if alignments.frames and not faces:
         raise FaceswapError(f"alignments file {path} does not match {source.path}: none of its frames are in the "
@@ -200,10 +202,9 @@ class FaceFilter:
         return kept
 
 
-def face_stream(args, source, faces_by_index, ranges):
+def face_stream(args, source, faces_by_index, ranges, face_filter=None):
     """Yield ``(frame, faces to swap)`` for every frame of ``source``, in order."""
     from lib.smooth import StreamSmoother, smooth_frames
-    face_filter = FaceFilter(args.filter, args.nfilter, args.ref_threshold) if (args.filter or args.nfilter) else None
     if faces_by_index is not None:
         if args.smooth > 0:
             smooth_frames([faces_by_index.get(i, []) for i in range(source.count)], args.smooth)
@@ -291,6 +292,7 @@ def convert(args, progress_bar: bool = True) -> dict:
     log.info("model '%s' (%d iterations), swapping %s, mask %s, colour %s, writer %s", model.name,
              model.iterations, "B -> A" if args.swap_model else "A -> B", args.mask_type, args.color_adjustment,
              writer_name)
+    face_filter = FaceFilter(args.filter, args.nfilter, args.ref_threshold) if (args.filter or args.nfilter) else None
     size = model.input_size
     predictor(np.zeros((args.batch_size, size, size, 3), np.float32))   # warm up: build the predict graph now
 
@@ -311,7 +313,7 @@ def convert(args, progress_bar: bool = True) -> dict:
     try:
         with tqdm(total=source.count, desc="convert", unit="frame", dynamic_ncols=True,
                   disable=not progress_bar) as progress:
-            convert_stream(face_stream(args, source, faces_by_index, ranges), predictor, blender, write)
+            convert_stream(face_stream(args, source, faces_by_index, ranges, face_filter), predictor, blender, write)
         if stats["written"] == 0:
             raise FaceswapError(f"no frame was written to {args.output}: no face was swapped (use -k to keep the "
                                 f"frames without faces)")

@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="model setting for a new model, e.g. -O width=0.5 (see train)")
     parser.add_argument("--batch-size", type=int, default=16, help="training faces per side per step (default: 16)")
+    parser.add_argument("--learning-rate", type=float, help="training learning rate (default: train's own)")
     parser.add_argument("--workspace", metavar="DIR",
                         help="folder for faces, alignments and the model (default: workspace/<A>_to_<B>)")
     parser.add_argument("--every-n", type=int, default=1, metavar="N",
@@ -142,6 +143,8 @@ def run(args) -> int:
     else:
         train = ["-A", ws.faces_a, "-B", ws.faces_b, "-m", ws.model, "-i", todo, "-b", args.batch_size,
                  "-s", min(args.save_interval, todo)]
+        if args.learning_rate:
+            train += ["--learning-rate", args.learning_rate]
         if not exists(ws.model):
             train += ["-t", args.trainer, *[x for opt in args.option for x in ("-O", opt)]]
         elif args.option:

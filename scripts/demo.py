@@ -1,0 +1,65 @@
+"""The built-in demo (`make demo`): a whole face swap on sample portraits that ship inside our dependencies.
+
+    python -m scripts.demo [--iterations N] [--seconds S]
+
+1. makes two short moving clips (lib.sample): scikit-image's astronaut portrait (Eileen Collins) as A and
+   matplotlib's Grace Hopper portrait as B, both public domain;
+2. runs `faceswap.py swap` on them: extract both, train a small fast model, convert A's clip with B's face;
+3. writes sample_output/demo_swap.mp4 and says where it is.
+
+Honest limits: each person comes from ONE still photo, so B's training set is that photo seen through the
+clip's pan, zoom and tilt plus the trainer's augmentation (warp, flip, colour), and the model trains for
+only a few minutes. The result shows the whole pipeline working (alignment, mask, colour, audio, label), not
+the quality a real data set and a long training give. Running it again resumes the same model (more
+iterations with --iterations).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "sample_output"
+# Small and fast: the lightweight model at half width (8 M parameters) trains at ~3 steps a second on 2 CPU
+# cores; a learning rate 8x train's default makes the faces recognisable within a few hundred steps.
+MODEL = ["-t", "lightweight", "-O", "width=0.5", "-O", "dense=256", "--learning-rate", "4e-4"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=500, help="training iterations in all (default: 500)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of the sample clips (default: 3)")
+    parser.add_argument("--output", type=Path, default=OUT / "demo_swap.mp4", help="the swapped video")
+    args = parser.parse_args(argv)
+
+    from lib.cli import main as cli_main
+    from lib.sample import sample_clip
+
+    start = time.perf_counter()
+    OUT.mkdir(exist_ok=True)
+    clip_a, clip_b = OUT / "demo_astronaut.mp4", OUT / "demo_hopper.mp4"
+    for path, who in ((clip_a, "astronaut"), (clip_b, "hopper")):
+        if not path.is_file():
+            print(f"demo: making a {args.seconds:g} s moving clip of the '{who}' sample portrait -> {path}", flush=True)
+            sample_clip(path, who=who, seconds=args.seconds, fps=25, size=(640, 360))
+    code = cli_main("faceswap.py", "", {"swap": "scripts.swap"},
+                    ["swap", "-a", str(clip_a), "-b", str(clip_b), "-o", str(args.output),
+                     "-i", str(args.iterations), "--batch-size", "16", "--workspace", str(OUT / "demo_workspace"),
+                     *MODEL])
+    if code:
+        return code
+    print(f"\ndemo: finished in {time.perf_counter() - start:.0f} s.\n"
+          f"  swapped video: {args.output}  (the astronaut's clip with Grace Hopper's face, her audio track,\n"
+          f"                 an 'AI-generated' label and a synthetic-media tag in its metadata)\n"
+          f"  inputs:        {clip_a}, {clip_b}\n"
+          f"  note: each person is one still photo moved about, and the model trained only {args.iterations} "
+          f"iterations:\n        this shows the pipeline, not the quality of a real data set and a long training.",
+          flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())
