@@ -204,13 +204,23 @@ class ExtractJob:
                 stats["dropped"] += len(faces) - len(kept)
                 stats["frames"] += 1
                 stats["no_face"] += not kept
-                alignments.frames[frame.name] = kept
                 if writer:
                     for index, face in enumerate(kept):
                         writer.submit(frame, index, face)
+                alignments.frames[frame.name] = kept       # after its faces are queued: safe to interrupt
                 bar.update(1)
             if writer:
                 writer.finish()
+        except KeyboardInterrupt:
+            bar.close()
+            if writer:
+                writer.finish()
+            # Keep what was done so --skip-existing can resume, unless that would replace a finished file.
+            if stats["frames"] and (previous is not None or not alignments_path.exists()):
+                self._merge(alignments, previous, source).save(alignments_path, keep_backup=alignments_path.exists())
+                log.warning("saved the %d frame(s) done so far to %s: run again with --skip-existing to resume",
+                            stats["frames"], alignments_path)
+            raise
         except BaseException:
             if writer:
                 writer.abort()
@@ -227,16 +237,21 @@ class ExtractJob:
             reason = " that passed the identity filter" if stats["dropped"] else ""
             raise FaceswapError(f"no face{reason} found in {path} ({stats['frames']} frame(s) searched): check the "
                                 f"input shows a face, or try another detector (-D) or a lower --min-size")
-        if previous is not None:
-            merged = {**previous.frames, **alignments.frames}
-            order = {name: i for i, name in enumerate(source.names())}
-            alignments.frames = dict(sorted(merged.items(), key=lambda item: order.get(item[0], len(order))))
-        alignments.save(alignments_path, keep_backup=alignments_path.exists())
+        self._merge(alignments, previous, source).save(alignments_path, keep_backup=alignments_path.exists())
         where = f" -> {out_dir}" if writer else ""
         print(f"extract: {path.name}: {stats['frames']} frames, {stats['written']} faces written, "
               f"{stats['no_face']} frames with no face, {stats['dropped']} faces dropped by the identity filter"
               f"{where} (alignments: {alignments_path})")
         return stats
+
+    @staticmethod
+    def _merge(alignments, previous, source):
+        """The frames of a resumed run's earlier file plus this run's, in frame order."""
+        if previous is not None:
+            merged = {**previous.frames, **alignments.frames}
+            order = {name: i for i, name in enumerate(source.names())}
+            alignments.frames = dict(sorted(merged.items(), key=lambda item: order.get(item[0], len(order))))
+        return alignments
 
     def _keep_dominant(self, alignments, out_dir: Path | None) -> int:
         """Automatic identity mode: drop faces far from the input's dominant identity; returns how many."""

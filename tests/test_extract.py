@@ -244,3 +244,28 @@ def test_bad_options_fail_clearly(clip, tmp_path):
     proc = run_cli("faceswap.py", "extract", "-i", clip, tmp_path / "other.mp4", "-o", tmp_path,
                    "-p", tmp_path / "a.json", check=False)
     assert_clean_failure(proc, "folder for the alignments")
+
+
+def test_interrupted_run_keeps_its_work_and_skip_existing_finishes_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    video = tmp_path / "talk.mp4"
+    shutil.copy(shared("barack_obama", "video_obama_short.mp4"), video)
+    out = tmp_path / "faces"
+    proc = subprocess.Popen([sys.executable, "faceswap.py", "extract", "-i", video, "-o", out],
+                            cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 120
+    while len(list(out.glob("*.png"))) < 10 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    partial = Alignments.load(tmp_path / "talk_alignments.json")
+    assert 10 <= len(partial) < 208 and len(list(out.glob("*.png"))) == partial.face_count()
+    done = run_cli("faceswap.py", "extract", "-i", video, "-o", out, "--skip-existing")
+    assert f"{208 - len(partial)} frames" in done.stdout
+    final = Alignments.load(tmp_path / "talk_alignments.json")
+    assert len(final) == 208 and final.face_count() == 208 == len(list(out.glob("*.png")))
