@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -213,17 +214,23 @@ def threaded(iterable: Iterable, depth: int = 8, name: str = "stage") -> Iterato
         thread.join(5)
 
 
-def _read_stage(items: Iterable[tuple], predictor: Predictor) -> Iterator[Item]:
+def _read_stage(items: Iterable[tuple], predictor: Predictor, busy: dict) -> Iterator[Item]:
+    start = time.perf_counter()
     for frame, faces in items:
-        yield Item(frame, list(faces), [predictor.crop(frame.image, face) for face in faces])
+        item = Item(frame, list(faces), [predictor.crop(frame.image, face) for face in faces])
+        busy["read"] += time.perf_counter() - start
+        yield item
+        start = time.perf_counter()
 
 
-def _predict_stage(items: Iterable[Item], predictor: Predictor) -> Iterator[Item]:
+def _predict_stage(items: Iterable[Item], predictor: Predictor, busy: dict) -> Iterator[Item]:
     pending, count = [], 0
 
     def flush():
         if count:
+            start = time.perf_counter()
             faces, masks = predictor(np.stack([crop for item in pending for crop in item.crops]))
+            busy["predict"] += time.perf_counter() - start
             at = 0
             for item in pending:
                 n = len(item.crops)
@@ -242,8 +249,9 @@ def _predict_stage(items: Iterable[Item], predictor: Predictor) -> Iterator[Item
     yield from flush()
 
 
-def _blend_stage(items: Iterable[Item], blender: Blender) -> Iterator[Item]:
+def _blend_stage(items: Iterable[Item], blender: Blender, busy: dict) -> Iterator[Item]:
     for item in items:
+        start = time.perf_counter()
         image = item.frame.image
         if item.faces:
             image = np.array(image, copy=True)
@@ -254,21 +262,31 @@ def _blend_stage(items: Iterable[Item], blender: Blender) -> Iterator[Item]:
             image = blender.label(np.array(image, copy=True) if image is item.frame.image else image)
         item.image = image
         item.outputs = item.masks = []
+        busy["blend"] += time.perf_counter() - start
         yield item
 
 
 def convert_stream(items: Iterable[tuple], predictor: Predictor, blender: Blender,
-                   write: Callable[[Item], None], depth: int | None = None) -> int:
+                   write: Callable[[Item], None], depth: int | None = None, busy: dict | None = None) -> int:
     """Run ``(frame, faces)`` pairs through crop -> predict -> blend, each stage in its own thread, and call
-    ``write(item)`` for every converted frame, in order. Returns the number of frames written."""
+    ``write(item)`` for every converted frame, in order. Returns the number of frames written.
+
+    ``busy`` (optional dict) receives the seconds each stage spent working: read (decode, faces, crops),
+    predict, blend, write; a stage near the wall time is the bottleneck.
+    """
     depth = depth or max(4, predictor.batch_size)
-    read = threaded(_read_stage(items, predictor), depth, "read")
-    predicted = threaded(_predict_stage(read, predictor), depth, "predict")
-    blended = threaded(_blend_stage(predicted, blender), depth, "blend")
+    busy = busy if busy is not None else {}
+    for key in ("read", "predict", "blend", "write"):
+        busy.setdefault(key, 0.0)
+    read = threaded(_read_stage(items, predictor, busy), depth, "read")
+    predicted = threaded(_predict_stage(read, predictor, busy), depth, "predict")
+    blended = threaded(_blend_stage(predicted, blender, busy), depth, "blend")
     count = 0
     try:
         for item in blended:
+            start = time.perf_counter()
             write(item)
+            busy["write"] += time.perf_counter() - start
             count += 1
     finally:
         blended.close()

@@ -108,7 +108,8 @@ def measure(video=None, model_dir=None, frames: int | None = None, batch_size: i
         samples = sampler.samples or [rss_start]
         return {"what": "convert", "video": str(video), "size": f"{info.width}x{info.height}",
                 "frames": stats["frames"], "faces": stats["faces"], "seconds": round(stats["seconds"], 2),
-                "fps": round(stats["fps"], 1), "model": stats["model"], "batch_size": batch_size, "writer": writer,
+                "fps": round(stats["fps"], 1), "stage_busy_s": stats["busy"], "model": stats["model"],
+                "batch_size": batch_size, "writer": writer,
                 "rss_start_mb": round(rss_start), "rss_peak_mb": round(max(sampler.peak, rss_start)),
                 "rss_mid_mb": round(samples[len(samples) // 2]), "rss_end_mb": round(samples[-1]),
                 "cpus": os.cpu_count()}
@@ -131,6 +132,8 @@ def main(argv=None) -> int:
           f"{result['fps']} fps ({result['frames']} frames, {result['faces']} faces in {result['seconds']} s); "
           f"RSS start {result['rss_start_mb']} MB, mid {result['rss_mid_mb']} MB, peak {result['rss_peak_mb']} MB, "
           f"end {result['rss_end_mb']} MB; {result['cpus']} CPUs")
+    print("seconds each stage was busy (read = decode + faces + crops; write = encode pipe):",
+          ", ".join(f"{k} {v}" for k, v in result["stage_busy_s"].items()))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

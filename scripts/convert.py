@@ -309,11 +309,13 @@ def convert(args, progress_bar: bool = True) -> dict:
             writer.write(item.image, item.frame.name)
             stats["written"] += 1
 
+    busy: dict = {}
     start = time.perf_counter()
     try:
         with tqdm(total=source.count, desc="convert", unit="frame", dynamic_ncols=True,
                   disable=not progress_bar) as progress:
-            convert_stream(face_stream(args, source, faces_by_index, ranges, face_filter), predictor, blender, write)
+            convert_stream(face_stream(args, source, faces_by_index, ranges, face_filter), predictor, blender, write,
+                           busy=busy)
         if stats["written"] == 0:
             raise FaceswapError(f"no frame was written to {args.output}: no face was swapped (use -k to keep the "
                                 f"frames without faces)")
@@ -322,6 +324,7 @@ def convert(args, progress_bar: bool = True) -> dict:
         writer.abort()
         raise
     seconds = time.perf_counter() - start
-    stats.update(seconds=seconds, fps=stats["frames"] / max(seconds, 1e-9), output=out, writer=writer_name,
+    stats.update(seconds=seconds, busy={k: round(v, 2) for k, v in busy.items()},
+                 fps=stats["frames"] / max(seconds, 1e-9), output=out, writer=writer_name,
                  model=model.name, size=(source.info.width, source.info.height) if source.is_video else None)
     return stats

@@ -1,6 +1,6 @@
 """The built-in demo (`make demo`): a whole face swap on sample portraits that ship inside our dependencies.
 
-    python -m scripts.demo [--iterations N] [--seconds S]
+    python -m scripts.demo [--iterations N] [--seconds S] [--out-dir DIR]
 
 1. makes two short moving clips (lib.sample): scikit-image's astronaut portrait (Eileen Collins) as A and
    matplotlib's Grace Hopper portrait as B, both public domain;
@@ -31,27 +31,29 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=500, help="training iterations in all (default: 500)")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the sample clips (default: 3)")
-    parser.add_argument("--output", type=Path, default=OUT / "demo_swap.mp4", help="the swapped video")
+    parser.add_argument("--out-dir", type=Path, default=OUT, help="folder for everything (default: sample_output)")
     args = parser.parse_args(argv)
+    out_dir = args.out_dir
+    output = out_dir / "demo_swap.mp4"
 
     from lib.cli import main as cli_main
     from lib.sample import sample_clip
 
     start = time.perf_counter()
-    OUT.mkdir(exist_ok=True)
-    clip_a, clip_b = OUT / "demo_astronaut.mp4", OUT / "demo_hopper.mp4"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clip_a, clip_b = out_dir / "demo_astronaut.mp4", out_dir / "demo_hopper.mp4"
     for path, who in ((clip_a, "astronaut"), (clip_b, "hopper")):
         if not path.is_file():
             print(f"demo: making a {args.seconds:g} s moving clip of the '{who}' sample portrait -> {path}", flush=True)
             sample_clip(path, who=who, seconds=args.seconds, fps=25, size=(640, 360))
     code = cli_main("faceswap.py", "", {"swap": "scripts.swap"},
-                    ["swap", "-a", str(clip_a), "-b", str(clip_b), "-o", str(args.output),
-                     "-i", str(args.iterations), "--batch-size", "16", "--workspace", str(OUT / "demo_workspace"),
+                    ["swap", "-a", str(clip_a), "-b", str(clip_b), "-o", str(output),
+                     "-i", str(args.iterations), "--batch-size", "16", "--workspace", str(out_dir / "demo_workspace"),
                      *MODEL])
     if code:
         return code
     print(f"\ndemo: finished in {time.perf_counter() - start:.0f} s.\n"
-          f"  swapped video: {args.output}  (the astronaut's clip with Grace Hopper's face, her audio track,\n"
+          f"  swapped video: {output}  (the astronaut's clip with Grace Hopper's face, her audio track,\n"
           f"                 an 'AI-generated' label and a synthetic-media tag in its metadata)\n"
           f"  inputs:        {clip_a}, {clip_b}\n"
           f"  note: each person is one still photo moved about, and the model trained only {args.iterations} "
