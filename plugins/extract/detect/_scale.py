@@ -45,3 +45,24 @@ def to_dlib_box(box, fit: tuple[float, float, float]) -> np.ndarray:
     cx, cy = x + w / 2 + fit[0] * side, y + h / 2 + fit[1] * side
     new = side * fit[2]
     return np.round([cx - new / 2, cy - new / 2, new, new]).astype(np.int64)
+
+
+def coarse_to_fine_batch(images: list[np.ndarray], work_size: int, run_batch) -> list[list[tuple[np.ndarray, float]]]:
+    """``coarse_to_fine`` for detectors that take a batch: ``run_batch(same_size_images) -> [[(box, score)]]``.
+
+    Shrunk images of the same size go through one call; images with nothing found are retried at full size.
+    """
+    shrunk = [shrink(image, work_size) for image in images]
+    out: list = [None] * len(images)
+    groups: dict = {}
+    for i, (small, _) in enumerate(shrunk):
+        groups.setdefault(small.shape, []).append(i)
+    for members in groups.values():
+        for i, found in zip(members, run_batch([shrunk[i][0] for i in members])):
+            out[i] = found
+    for i, (found, (_, scale)) in enumerate(zip(out, shrunk)):
+        if not found and scale < 1.0:
+            out[i] = run_batch([images[i]])[0]
+        else:
+            out[i] = [(np.round(np.asarray(box, np.float64) / scale).astype(np.int64), score) for box, score in found]
+    return out
