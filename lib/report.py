@@ -89,7 +89,7 @@ def plot_identity(report: dict) -> bytes:
     ax.set_ylabel("embedding distance")
     ax.set_ylim(bottom=0)
     ax.set_title("Identity: distance of the swapped face to each reference")
-    ax.legend(loc="upper right", fontsize=7, ncol=3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0)
     ax.grid(alpha=0.3)
     return _png(fig)
 
@@ -105,7 +105,7 @@ def plot_pose(report: dict) -> bytes:
     top.set_ylim(0, max(1.0, np.nanmax(_series(frames, "pose", "angle"), initial=0.0) * 1.1))
     top.set_ylabel("pose error (deg)")
     top.set_title("Head pose and expression error, original vs swapped")
-    top.legend(loc="upper right", fontsize=7, ncol=4)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0)
     top.grid(alpha=0.3)
     for key in ("mouth", "eyes"):
         bottom.plot(index, _series(frames, "expression", key), linewidth=1, label=key)
@@ -113,7 +113,7 @@ def plot_pose(report: dict) -> bytes:
     bottom.set_ylim(0, max(0.05, worst * 1.1))
     bottom.set_ylabel("expression error (IOD)")
     bottom.set_xlabel("frame")
-    bottom.legend(loc="upper right", fontsize=7)
+    bottom.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, borderaxespad=0)
     bottom.grid(alpha=0.3)
     return _png(fig)
 
