@@ -179,7 +179,10 @@ class Evaluation:
         if face_s is not None:
             self.landmarks["swapped"][slot] = face_s.landmarks
         if face_o is not None and face_s is not None:
-            record["pose"] = metrics.pose_error(face_o.landmarks, face_s.landmarks, self.size)
+            try:
+                record["pose"] = metrics.pose_error(face_o.landmarks, face_s.landmarks, self.size)
+            except ValueError as err:      # degenerate landmarks: no pose for this frame, the rest still counts
+                log.debug("frame %s: %s", frame.name, err)
             record["expression"] = metrics.expression_error(face_o.landmarks, face_s.landmarks)
         record["background"] = self._background(frame.image, swapped_image, face_o, face_s)
         self.records.append(record)
