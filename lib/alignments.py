@@ -23,7 +23,7 @@ import numpy as np
 
 from lib.errors import FaceswapError
 from lib.faces import align_matrix
-from lib.fileio import atomic_write_bytes, backup
+from lib.fileio import atomic_path, backup
 
 log = logging.getLogger(__name__)
 
@@ -124,17 +124,26 @@ class Alignments:
         return [name for name, faces in self.frames.items() if faces]
 
     # --------------------------------------------------------------------------------- I/O
+    def _chunks(self):
+        """The JSON document in pieces, one frame at a time, so saving a long video needs no big string."""
+        head = {"format": FORMAT, "version": VERSION, "source": self.source, "mask": self.mask}
+        yield json.dumps(head, separators=(",", ":"))[:-1] + ',"frames":{'
+        for i, (name, faces) in enumerate(self.frames.items()):
+            yield ("," if i else "") + json.dumps(name) + ":" + json.dumps([face.to_json() for face in faces],
+                                                                         separators=(",", ":"))
+        yield "}}"
+
     def to_bytes(self) -> bytes:
-        doc = {"format": FORMAT, "version": VERSION, "source": self.source, "mask": self.mask,
-               "frames": {name: [face.to_json() for face in faces] for name, faces in self.frames.items()}}
-        return json.dumps(doc, separators=(",", ":")).encode()
+        return "".join(self._chunks()).encode()
 
     def save(self, path, keep_backup: bool = False) -> Path:
         """Write atomically; with ``keep_backup`` the previous file is first copied to ``<path>.bak``."""
         path = Path(path)
         if keep_backup:
             backup(path)
-        atomic_write_bytes(path, self.to_bytes())
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+            for chunk in self._chunks():
+                handle.write(chunk)
         log.debug("saved %d faces in %d frames to %s", self.face_count(), len(self), path)
         return path
 

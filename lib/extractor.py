@@ -152,7 +152,8 @@ class Extractor:
                 since_detect = 0
             since_detect += 1
             self._embed(frame.image, tracks, embed_every)
-            yield frame, [self._face(t.predicted_box(), t.landmarks, t.score, t.identity, True, t.matrix) for t in tracks]
+            yield frame, [self._face(t.predicted_box(), t.landmarks, t.score, t.identity, True, t.matrix)
+                          for t in tracks]
 
     def _stream_detect(self, frames, batch_size: int):
         batch = []

@@ -117,7 +117,8 @@ def run(args) -> int:
         out_dir = output / (path.stem if path.is_file() else path.name) if len(inputs) > 1 else output
         total.append(job.run_one(path, out_dir, _alignments_path(path, args.alignments, align_dir)))
     if len(total) > 1:
-        frames, written, empty, dropped = (sum(t[k] for t in total) for k in ("frames", "written", "no_face", "dropped"))
+        frames, written, empty, dropped = (sum(t[key] for t in total)
+                                           for key in ("frames", "written", "no_face", "dropped"))
         print(f"extract: {len(total)} inputs, {frames} frames, {written} faces written, "
               f"{empty} frames with no face, {dropped} faces dropped by the identity filter")
     return 0

@@ -1,5 +1,4 @@
 """`faceswap.py extract` end to end: the real CLI on a built-in sample clip and on ../shared/data/faces."""
-import json
 import shutil
 from pathlib import Path
 
@@ -203,7 +202,8 @@ def _bad_inputs(tmp_path, clip):
     (tmp_path / "no_images").mkdir()
     (tmp_path / "no_images" / "readme.txt").write_text("nothing here")
     rng = np.random.default_rng(0)
-    cv2.imwrite(str(tmp_path / "noface.png"), cv2.GaussianBlur(rng.integers(0, 255, (300, 400, 3), np.uint8), (0, 0), 4))
+    noise = rng.integers(0, 255, (300, 400, 3), np.uint8)
+    cv2.imwrite(str(tmp_path / "noface.png"), cv2.GaussianBlur(noise, (0, 0), 4))
     return {"missing": (tmp_path / "missing.mp4", "not found"),
             "zero-byte": (tmp_path / "empty.mp4", "empty"),
             "text": (tmp_path / "text.mp4", "cannot read video"),

@@ -108,7 +108,7 @@ def test_tracking_follows_the_face_like_detection_but_detects_far_less():
     detections = len(calls)
     calls.clear()
     detected = [faces for _, faces in extractor.stream(iter(frames), track=False)]
-    assert len(calls) == 80 and detections <= 12
+    assert len(calls) == 80 and detections <= 12 and len(tracked) == len(detected) == 80
     assert all(len(a) == len(b) == 1 for a, b in zip(tracked, detected))
     error = [np.abs(a[0].landmarks - b[0].landmarks).mean() for a, b in zip(tracked, detected)]
     assert np.mean(error) < 1.5 and max(error) < 5.0, error       # pixels, on a ~300 px face
