@@ -191,7 +191,11 @@ class ExtractJob:
             dict(self.extractor.mask_space))
         todo = [i for i, name in enumerate(source.names()) if i % args.every_n == 0 and name not in done]
         wanted = set(todo)
-        frames = (f for f in source.frames() if f.index in wanted) if len(wanted) < source.count else source.frames()
+        skipped: list[tuple[str, str]] = []
+        if source.is_video:
+            frames = (f for f in source.frames() if f.index in wanted)
+        else:
+            frames = _readable_images(source, wanted, skipped)
         track = source.is_video and args.detect_every > 1
         stats = {"frames": 0, "written": 0, "no_face": 0, "dropped": 0}
         writer = _FaceWriter(out_dir, path.name, args, self.extractor.detector_name) if not args.no_faces else None
@@ -232,13 +236,19 @@ class ExtractJob:
             stats["dropped"] += self._keep_dominant(alignments, out_dir if writer else None)
             stats["no_face"] = sum(1 for faces in alignments.frames.values() if not faces)
         stats["written"] = alignments.face_count() if writer else 0
+        if not alignments.face_count() and writer and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()       # a failed input leaves no empty folder behind
+        if skipped and not stats["frames"]:
+            raise FaceswapError(skipped[0][1] if len(skipped) == 1 else
+                                f"none of the {len(skipped)} images of {path} could be read ({skipped[0][1]})")
         if stats["frames"] and not alignments.face_count():
-            if writer and out_dir.is_dir() and not any(out_dir.iterdir()):
-                out_dir.rmdir()
             reason = " that passed the identity filter" if stats["dropped"] else ""
             raise FaceswapError(f"no face{reason} found in {path} ({stats['frames']} frame(s) searched): check the "
                                 f"input shows a face, or try another detector (-D) or a lower --min-size")
         self._merge(alignments, previous, source).save(alignments_path, keep_backup=alignments_path.exists())
+        if skipped:
+            log.warning("skipped %d unreadable image(s): %s%s", len(skipped), ", ".join(n for n, _ in skipped[:5]),
+                        " ..." if len(skipped) > 5 else "")
         where = f" -> {out_dir}" if writer else ""
         print(f"extract: {path.name}: {stats['frames']} frames, {stats['written']} faces written, "
               f"{stats['no_face']} frames with no face, {stats['dropped']} faces dropped by the identity filter"
@@ -285,6 +295,20 @@ class ExtractJob:
         if dropped:
             log.info("automatic identity: dropped %d face(s) not of the dominant person", dropped)
         return dropped
+
+
+def _readable_images(source, wanted: set, skipped: list):
+    """Frames of an image folder; an unreadable file is skipped (and named at the end), not fatal."""
+    from lib.video import Frame, read_image
+    for index, file in enumerate(source.files):
+        if index not in wanted:
+            continue
+        try:
+            image = read_image(file)
+        except FaceswapError as err:
+            skipped.append((file.name, str(err)))
+            continue
+        yield Frame(index, file.name, image)
 
 
 def _renumber(out_dir: Path, frame_name: str, keep: list[bool]) -> None:

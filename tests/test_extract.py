@@ -209,7 +209,13 @@ def _bad_inputs(tmp_path, clip):
             "text": (tmp_path / "text.mp4", "cannot read video"),
             "truncated": (tmp_path / "truncated.mp4", "truncated"),
             "no-images": (tmp_path / "no_images", "no images"),
-            "no-face": (tmp_path / "noface.png", "no face")}
+            "no-face": (tmp_path / "noface.png", "no face"),
+            "not-an-image": (_write(tmp_path / "broken.jpg", b"\xff\xd8 not a jpeg"), "not an image")}
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
 
 
 def test_bad_inputs_fail_with_one_line_and_never_clobber_alignments(clip, tmp_path):
@@ -221,6 +227,17 @@ def test_bad_inputs_fail_with_one_line_and_never_clobber_alignments(clip, tmp_pa
         assert_clean_failure(proc, words)
         assert existing.read_bytes() == before, name
         assert not Path(str(existing) + ".bak").exists(), name
+
+
+def test_unreadable_image_in_a_folder_is_skipped_with_a_warning(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in _photos("barack_obama", 2):
+        shutil.copy(photo, folder)
+    _write(folder / "zz_broken.jpg", b"not an image")
+    proc = run_cli("faceswap.py", "extract", "-i", folder, "-o", tmp_path / "faces", "-p", tmp_path / "a.json")
+    assert "2 frames, 2 faces written" in proc.stdout
+    assert "skipped 1 unreadable image(s): zz_broken.jpg" in proc.stderr
 
 
 def test_corrupt_alignments_with_skip_existing_fails_clearly_and_is_left_alone(clip, tmp_path):
