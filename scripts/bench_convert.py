@@ -6,7 +6,8 @@ Without ``--video`` it uses the shared 720p Obama clip when present, else it mak
 sample portrait (lib.sample). Without ``--model-dir`` it builds an untrained 'original' model (speed does not
 depend on the weights' values). The alignments come from a real extract run before timing. Timing covers
 decode -> predict -> blend -> encode of every frame after the model's warm-up; memory is the process's RSS
-sampled during the run (start, peak, end), so flat memory in video length shows as peak ~= start.
+sampled during the run (before the model loads, at 10% / 50% / end of the frames, peak): flat memory in
+video length shows as the 10%, 50% and end figures being the same.
 """
 from __future__ import annotations
 
@@ -65,10 +66,11 @@ def _sample_720p(folder: Path, seconds: int) -> Path:
 
 
 def _trim(video: Path, frames: int, folder: Path) -> Path:
-    from lib.video import run_ffmpeg
+    from lib.video import probe, run_ffmpeg
     out = folder / f"bench_{frames}{video.suffix}"
-    run_ffmpeg(["-i", video, "-frames:v", frames, "-c:v", "libx264", "-crf", "18", "-preset", "veryfast",
-                "-c:a", "copy", out], f"trimming {video}")
+    seconds = frames / float(probe(video).fps)
+    run_ffmpeg(["-i", video, "-t", f"{seconds:.4f}", "-c:v", "libx264", "-crf", "18", "-preset", "veryfast",
+                "-c:a", "aac", out], f"trimming {video}")
     return out
 
 
@@ -111,7 +113,8 @@ def measure(video=None, model_dir=None, frames: int | None = None, batch_size: i
                 "fps": round(stats["fps"], 1), "stage_busy_s": stats["busy"], "model": stats["model"],
                 "batch_size": batch_size, "writer": writer,
                 "rss_start_mb": round(rss_start), "rss_peak_mb": round(max(sampler.peak, rss_start)),
-                "rss_mid_mb": round(samples[len(samples) // 2]), "rss_end_mb": round(samples[-1]),
+                "rss_10pct_mb": round(samples[len(samples) // 10]), "rss_mid_mb": round(samples[len(samples) // 2]),
+                "rss_end_mb": round(samples[-1]),
                 "cpus": os.cpu_count()}
     finally:
         tmp.cleanup()
@@ -130,8 +133,9 @@ def main(argv=None) -> int:
     result = measure(args.video, args.model_dir, args.frames, args.batch_size, args.writer)
     print(f"convert {result['size']} {result['model']} b{result['batch_size']} {result['writer']}: "
           f"{result['fps']} fps ({result['frames']} frames, {result['faces']} faces in {result['seconds']} s); "
-          f"RSS start {result['rss_start_mb']} MB, mid {result['rss_mid_mb']} MB, peak {result['rss_peak_mb']} MB, "
-          f"end {result['rss_end_mb']} MB; {result['cpus']} CPUs")
+          f"RSS before loading the model {result['rss_start_mb']} MB, at 10% {result['rss_10pct_mb']} MB, "
+          f"50% {result['rss_mid_mb']} MB, end {result['rss_end_mb']} MB, peak {result['rss_peak_mb']} MB; "
+          f"{result['cpus']} CPUs")
     print("seconds each stage was busy (read = decode + faces + crops; write = encode pipe):",
           ", ".join(f"{k} {v}" for k, v in result["stage_busy_s"].items()))
     if args.json:
