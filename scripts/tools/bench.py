@@ -170,8 +170,9 @@ def _prepare_video(args, frames: int, work: Path) -> tuple[Path, str]:
         if info.frame_count <= frames:
             return video, f"{video.name}"
         out = work / f"bench_{frames}{video.suffix or '.mp4'}"
-        run_ffmpeg(["-i", video, "-frames:v", frames, "-c:v", "libx264", "-crf", "18", "-preset", "veryfast",
-                    "-c:a", "copy", out], f"cutting {video} to {frames} frames")
+        seconds = f"{frames / info.fps_float:.3f}"      # cut the sound too, or the file looks truncated
+        run_ffmpeg(["-i", video, "-t", seconds, "-frames:v", frames, "-c:v", "libx264", "-crf", "18",
+                    "-preset", "veryfast", "-c:a", "aac", out], f"cutting {video} to {frames} frames")
         return out, f"{video.name} (first {frames} frames)"
     from lib.sample import sample_clip
     out = work / "sample_720p.mp4"
