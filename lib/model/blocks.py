@@ -17,10 +17,17 @@ def conv(x, filters: int, kernel: int = 3, strides: int = 1, name: str | None = 
     return layers.Conv2D(filters, kernel, strides=strides, padding="same", kernel_initializer=INIT, name=name)(x)
 
 
+def leaky_relu(x, slope: float = 0.1):
+    """LeakyReLU as max(x, slope * x): the same function at the same measured speed, without the 'remapper
+    failed' error TensorFlow's graph optimiser logs for its LeakyRelu op in bfloat16 training graphs."""
+    from keras import ops
+    return layers.Lambda(lambda t: ops.maximum(t, t * slope))(x)
+
+
 def downscale(x, filters: int, kernel: int = 5):
     """Halve the resolution: strided convolution + LeakyReLU(0.1), the deepfakes encoder step."""
     x = conv(x, filters, kernel, strides=2)
-    return layers.LeakyReLU(0.1)(x)
+    return leaky_relu(x, 0.1)
 
 
 def pixel_shuffle(x, scale: int = 2):
@@ -36,7 +43,7 @@ def _depth_to_space(t, scale):
 def upscale(x, filters: int, kernel: int = 3):
     """Double the resolution: convolution to 4x the filters, LeakyReLU(0.1), pixel shuffle."""
     x = conv(x, filters * 4, kernel)
-    x = layers.LeakyReLU(0.1)(x)
+    x = leaky_relu(x, 0.1)
     return pixel_shuffle(x)
 
 
@@ -44,10 +51,10 @@ def residual(x, filters: int | None = None, kernel: int = 3):
     """Two convolutions added back onto the input: keeps detail in deep decoders."""
     filters = filters or x.shape[-1]
     y = conv(x, filters, kernel)
-    y = layers.LeakyReLU(0.2)(y)
+    y = leaky_relu(y, 0.2)
     y = conv(y, filters, kernel)
     y = layers.Add()([x, y])
-    return layers.LeakyReLU(0.2)(y)
+    return leaky_relu(y, 0.2)
 
 
 def dense_to_grid(x, units: int, side: int, channels: int):

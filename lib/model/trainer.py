@@ -188,7 +188,7 @@ def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Op
     history = meta.setdefault("history", [])
     window = {"a": [], "b": []}
     last_saved = start_iteration if store.exists(model_dir) else None
-    done, reason = 0, "finished"
+    done, reason, egs = 0, "finished", 0.0
     bar = tqdm(total=opts.iterations, unit="it", dynamic_ncols=True, desc="training", file=sys.stderr,
                mininterval=1.0)
     started = time.perf_counter()
@@ -230,9 +230,7 @@ def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Op
             feeder.close()
         if writer is not None:
             writer.close()
-    elapsed = time.perf_counter() - timed_from
-    return {"iterations": start_iteration + done, "done": done, "reason": reason,
-            "egs": 2 * opts.batch_size * timed_steps / elapsed if timed_steps and elapsed > 0 else 0.0,
+    return {"iterations": start_iteration + done, "done": done, "reason": reason, "egs": egs,
             "loss": history[-1][1:] if history else None}
 
 
@@ -251,8 +249,11 @@ def _tensorboard(model_dir: Path):
 
 
 def _log_scalars(writer, iteration, loss_a, loss_b, egs):
+    """Scalar events TensorBoard plots, written with TensorFlow's core summary op (no tensorboard package)."""
     import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
     with writer.as_default(step=iteration):
-        tf.summary.scalar("loss/a", loss_a)
-        tf.summary.scalar("loss/b", loss_b)
-        tf.summary.scalar("speed/eg_per_s", egs)
+        for tag, value in (("loss/a", loss_a), ("loss/b", loss_b), ("speed/eg_per_s", egs)):
+            tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)

@@ -15,12 +15,12 @@ class Villain(Network):
 
     def build(self, s):
         import keras
-        from keras import layers
-        from lib.model.blocks import conv, dense_to_grid, downscale, outputs, residual, sub_model, upscale, width
+        from lib.model.blocks import (conv, dense_to_grid, downscale, leaky_relu, outputs, residual, sub_model,
+                                       upscale, width)
         w = lambda n: width(n, s["width"])  # noqa: E731 - channel counts scaled by the width setting
 
         face = keras.Input((128, 128, 3))
-        x = layers.LeakyReLU(0.1)(conv(face, w(128), 5))
+        x = leaky_relu(conv(face, w(128), 5))
         for filters in (128, 256, 512, 1024):
             x = residual(downscale(x, w(filters)))
         x = dense_to_grid(x, s["dense"], 4, w(1024))
