@@ -286,3 +286,21 @@ def test_interrupted_run_keeps_its_work_and_skip_existing_finishes_it(tmp_path):
     assert f"{208 - len(partial)} frames" in done.stdout
     final = Alignments.load(tmp_path / "talk_alignments.json")
     assert len(final) == 208 and final.face_count() == 208 == len(list(out.glob("*.png")))
+
+
+def test_automatic_identity_in_a_tracked_video_drops_the_second_person(tmp_path):
+    from lib.video import VideoWriter
+    obama = _frames("barack_obama/video_obama_short.mp4", 45, step=1)
+    other = _frames("katie_hill/video_katiehill_hdtf_WDA_000.mp4", 15, step=1)
+    video = tmp_path / "two.mp4"
+    with VideoWriter(video, 25, (960, 360), preset="ultrafast") as writer:
+        for i, frame in enumerate(obama):
+            right = cv2.resize(other[i - 15], (320, 360)) if 15 <= i < 30 else np.zeros((360, 320, 3), np.uint8)
+            writer.write(np.hstack([frame, right]))          # Katie Hill joins for frames 15-29
+    proc = run_cli("faceswap.py", "extract", "-i", video, "-o", tmp_path / "faces", "-p", tmp_path / "a.json")
+    alignments = Alignments.load(tmp_path / "a.json")
+    import re
+    dropped = int(re.search(r"(\d+) faces dropped", proc.stdout).group(1))
+    assert 12 <= dropped <= 15, proc.stdout      # a face that appears is found at the next keyframe (<= 8 frames)
+    assert alignments.face_count() == 45 and all(len(f) == 1 for f in alignments.frames.values())
+    assert all(face.landmarks[:, 0].max() < 640 for faces in alignments.frames.values() for face in faces)
