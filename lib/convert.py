@@ -26,7 +26,7 @@ import numpy as np
 
 from lib import registry
 from lib.errors import FaceswapError
-from lib.faces import CENTERINGS, crop_matrix, face_size_px, invert, transform_points, warp_face
+from lib.faces import crop_matrix, invert, transform_points, warp_face
 from lib.provenance import draw_label
 
 log = logging.getLogger(__name__)

@@ -156,7 +156,6 @@ class StreamSmoother:
         self.frame += 1
         if self.strength <= 0:
             return faces
-        kept = []
         free = list(range(len(self.tracks)))
         for face in faces:
             best, best_dist = None, None
@@ -175,7 +174,6 @@ class StreamSmoother:
             scale = face_size_px(align_matrix(face.landmarks))
             face.set_landmarks(filt(np.asarray(face.landmarks, np.float64) / scale) * scale)
             self.tracks[best] = (face.box, filt, self.frame)
-            kept.append(best)
         self.tracks = [track for track in self.tracks if self.frame - track[2] <= 2]
         return faces
 

@@ -1,8 +1,6 @@
 """convert end to end on real shared faces: extract two people, train a tiny model, swap one video; and the
 bad inputs a user meets (missing/corrupt model, alignments of another video, unwritable output)."""
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np

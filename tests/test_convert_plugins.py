@@ -1,6 +1,5 @@
 """Convert's mask, scaling and writer plugins, the blend and the provenance tag, on small synthetic inputs."""
 from fractions import Fraction
-from pathlib import Path
 
 import cv2
 import numpy as np

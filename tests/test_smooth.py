@@ -2,7 +2,6 @@
 with a known truth and on the real alignments of a shared video."""
 import numpy as np
 
-from conftest import shared  # noqa: F401 - skips real-data tests without ../shared
 from lib.alignments import Alignments, Face
 from lib.faces import MEAN_FACE
 from lib.smooth import (OneEuroFilter, StreamSmoother, build_tracks, frames_jitter, jitter, smooth_alignments,
