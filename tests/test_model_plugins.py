@@ -76,3 +76,18 @@ def test_loading_a_model_into_another_plugin_is_a_clear_error(tmp_path):
     store.save(tmp_path, meta, [w.numpy() for w in network.weights])
     with pytest.raises(Exception, match="trained with 'lightweight', not 'original'"):
         store.load_model(tmp_path, "original")
+
+
+def test_mixed_float16_training_uses_loss_scaling_and_restores_its_state(tmp_path):
+    """The GPU precision path (float16 with a loss-scale optimizer), run on the CPU with a tiny model."""
+    network = build_network("lightweight", TINY, "mixed_float16")
+    session = trainer.Session(network, trainer.Options(batch_size=2), "mixed_float16")
+    assert type(session.optimizer).__name__ == "LossScaleOptimizer"
+    rng = np.random.default_rng(0)
+    batch = tuple(rng.integers(0, 256, (2, 64, 64, 3), np.uint8) for _ in range(3))
+    losses = [session.step(batch, batch) for _ in range(3)]
+    assert np.isfinite(losses).all() and sum(losses[-1]) < sum(losses[0])
+    state = session.optimizer_state()
+    resumed = trainer.Session(build_network("lightweight", TINY, "mixed_float16"), trainer.Options(batch_size=2),
+                              "mixed_float16", optimizer_state=state)
+    assert int(resumed._inner.iterations.numpy()) == 3

@@ -28,13 +28,17 @@ def digest(path) -> str:
 
 def test_train_saves_previews_and_resumes_from_where_it_stopped(faces_of, tmp_path):
     model = tmp_path / "model"
-    proc = train(faces_of, model, *TINY, "-i", "3", "-s", "2", "-ss", "2", "-w", "--tensorboard")
+    timelapse = tmp_path / "timelapse"
+    proc = train(faces_of, model, *TINY, "-i", "3", "-s", "2", "-ss", "2", "-w", "--tensorboard",
+                 "--timelapse-input-A", faces_of(AOC, 4), "--timelapse-input-B", faces_of(HILL, 4),
+                 "--timelapse-output", timelapse)
     assert "EG/s" in proc.stderr and "finished: saved" in proc.stderr
     meta = store.read_meta(model)
     assert meta["iterations"] == 3 and [h[0] for h in meta["history"]] == [2, 3]
     assert meta["plugin"] == "lightweight" and meta["centering"] == "face"
     assert (model / "preview.png").is_file() and list((model / "logs").iterdir())
     assert [p.name for p in store.list_snapshots(model)] == ["model_2.npz"]
+    assert sorted(p.name for p in timelapse.iterdir()) == ["00000002.png", "00000003.png"]
 
     train(faces_of, model, "-i", "2", "-s", "100")          # no -t: the model keeps its own plugin
     meta = store.read_meta(model)
@@ -51,11 +55,28 @@ def test_train_saves_previews_and_resumes_from_where_it_stopped(faces_of, tmp_pa
 def test_typing_q_saves_and_stops(faces_of, tmp_path):
     model = tmp_path / "model"
     cmd = [sys.executable, str(ROOT / "faceswap.py"), "train", "-A", faces_of(AOC, 4), "-B", faces_of(HILL, 4),
-           "-m", model, "-b", "2", "-i", "100000", "-s", "100000", *TINY]
+           "-m", model, "-b", "2", "-i", "100000", "-s", "100000", "--no-mixed", *TINY]
     proc = subprocess.run(cmd, cwd=ROOT, input="q\n", capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "'q' typed: saved" in proc.stderr
-    assert 1 <= store.read_meta(model)["iterations"] < 100
+    meta = store.read_meta(model)
+    assert 1 <= meta["iterations"] < 100 and meta["precision"] == "float32"
+
+
+def test_ctrl_c_saves_and_stops(faces_of, tmp_path):
+    model = tmp_path / "model"
+    cmd = [sys.executable, str(ROOT / "faceswap.py"), "train", "-A", faces_of(AOC, 4), "-B", faces_of(HILL, 4),
+           "-m", model, "-b", "2", "-i", "100000", "-s", "1", *TINY]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not store.model_file(model).exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "interrupted: saved" in stderr
+    assert store.load_model(model).iterations >= 1
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_save(faces_of, tmp_path):
