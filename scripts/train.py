@@ -44,8 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-warp", action="store_true", help="no random warp (for fine-tuning a trained model)")
     parser.add_argument("--warp-to-landmarks", action="store_true",
                         help="warp each face onto the landmarks of another face of the same person")
-    parser.add_argument("--coverage", type=float, default=0.875,
-                        help="share of the aligned crop the model sees, 0.5-1.0 (default 0.875)")
+    parser.add_argument("--coverage", type=float, default=1.0,
+                        help="share of the aligned crop (its centre) the model sees, 0.5-1.0 (default 1.0: "
+                             "all of it; convert handles any value)")
     parser.add_argument("--loss", default="ssim",
                         help="loss or weighted sum of: mae, mse, logcosh, ssim, ms-ssim, gradient; "
                              "e.g. ssim:1,mae:0.5 (default ssim)")

@@ -91,3 +91,18 @@ def test_mixed_float16_training_uses_loss_scaling_and_restores_its_state(tmp_pat
     resumed = trainer.Session(build_network("lightweight", TINY, "mixed_float16"), trainer.Options(batch_size=2),
                               "mixed_float16", optimizer_state=state)
     assert int(resumed._inner.iterations.numpy()) == 3
+
+
+def test_a_model_trained_on_the_crop_centre_still_takes_and_returns_whole_crops(tmp_path):
+    network = build_network("dfaker", TINY, "float32")   # 64 in, 128 out, learns a mask
+    meta = {"plugin": "dfaker", "settings": network.settings, "iterations": 1, "input_size": 64, "output_size": 128,
+            "learns_mask": True, "coverage": 0.75}
+    store.save(tmp_path, meta, [w.numpy() for w in network.weights])
+    model = store.load_model(tmp_path, policy="float32")
+    faces = np.random.default_rng(0).random((2, 64, 64, 3), dtype=np.float32)
+    out, masks = model.predict(faces)
+    assert out.shape == (2, 128, 128, 3) and masks.shape == (2, 128, 128, 1)
+    import cv2
+    border = cv2.resize(faces[0], (128, 128), interpolation=cv2.INTER_CUBIC)[:8]
+    np.testing.assert_allclose(out[0, :8], np.clip(border, 0, 1), atol=1e-5)   # outside the centre: the input
+    assert masks[:, :8].max() == 0 and masks[:, 40:88, 40:88].min() > 0         # the mask only where it drew

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MIN_FACES = 25
 FEW_FACES = 250
-COVERAGE = 0.875
+COVERAGE = 1.0
 
 
 @dataclass

@@ -214,6 +214,11 @@ class TrainedModel:
         return self.meta.get("centering", "face")
 
     @property
+    def coverage(self) -> float:
+        """Share of the aligned crop the model was trained on (1.0: all of it)."""
+        return float(self.meta.get("coverage", 1.0))
+
+    @property
     def learns_mask(self) -> bool:
         return bool(self.meta.get("learns_mask", False))
 
@@ -239,6 +244,9 @@ class TrainedModel:
             raise FaceswapError(f"model {self.path} takes faces of {self.input_size}x{self.input_size}x3, "
                                 f"got {faces.shape[1:]}")
         fn = self._predict_fn(identity)
+        full = faces
+        if self.coverage < 1.0:
+            faces = np.stack([_centre(face, self.coverage, self.input_size) for face in faces]) if len(faces) else faces
         out_faces, out_masks = [], []
         for start in range(0, len(faces), max(1, batch_size)):
             result = fn(faces[start:start + batch_size])
@@ -251,6 +259,8 @@ class TrainedModel:
         masks = None
         if self.learns_mask:
             masks = np.clip(np.concatenate(out_masks), 0, 1) if out_masks else np.zeros((0, size, size, 1), np.float32)
+        if self.coverage < 1.0:   # the model drew the centre: put it back into the whole crop
+            faces_out, masks = _paste_centre(full, faces_out, masks, self.coverage, size)
         return faces_out, masks
 
     def _predict_fn(self, identity: str):
@@ -261,6 +271,34 @@ class TrainedModel:
             spec = tf.TensorSpec((None, self.input_size, self.input_size, 3), tf.float32)
             cache[identity] = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         return cache[identity]
+
+
+def _centre(face: np.ndarray, coverage: float, size: int) -> np.ndarray:
+    """The central ``coverage`` share of a face crop, resized to ``size``."""
+    import cv2
+    side = face.shape[0]
+    region = int(round(side * coverage))
+    start = (side - region) // 2
+    return cv2.resize(face[start:start + region, start:start + region], (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _paste_centre(full: np.ndarray, centre: np.ndarray, masks, coverage: float, size: int):
+    """Whole crops at ``size``: the input faces, with the model's centre faces (and masks) put in the middle."""
+    import cv2
+    region = int(round(size * coverage))
+    start = (size - region) // 2
+    out = np.stack([cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC) for face in full]) if len(full) \
+        else np.zeros((0, size, size, 3), np.float32)
+    out = np.clip(out, 0, 1).astype(np.float32)
+    for i, face in enumerate(centre):
+        out[i, start:start + region, start:start + region] = cv2.resize(face, (region, region),
+                                                                        interpolation=cv2.INTER_AREA)
+    if masks is not None:
+        whole = np.zeros((len(masks), size, size, 1), np.float32)
+        for i, mask in enumerate(masks):
+            whole[i, start:start + region, start:start + region, 0] = cv2.resize(mask[..., 0], (region, region))
+        masks = whole
+    return out, masks
 
 
 def load_model(model_dir, plugin: str | None = None, policy: str | None = None) -> TrainedModel:
