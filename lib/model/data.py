@@ -96,7 +96,7 @@ def load_faces(folder, side: str, input_size: int, output_size: int, coverage: f
                                 f"{needed} px faces: extract again with a larger --size")
         centering = meta.get("centering", "face")
         centerings.add(centering)
-        to_crop = crop_matrix(np.asarray(meta["matrix"], np.float64), int(meta.get("size", crop)), centering)
+        to_crop = crop_matrix(np.asarray(meta["matrix"], np.float64), crop, centering)   # the PNG's own pixels
         points = transform_points(np.asarray(meta["landmarks"], np.float64), to_crop)
         images[i] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if crop > size else cv2.INTER_CUBIC)
         landmarks[i] = points * (size / crop)
@@ -173,7 +173,7 @@ class Sampler:
         masks = masks_for(points * (out / region), out, aug.mask_type)
         # 4. warped input
         if augment and aug.warp_to_landmarks:
-            warped = self._warp_to_landmarks(face, points, index)
+            warped = self._warp_to_landmarks(face, points, mat)
         elif augment and aug.warp:
             warped = self._random_warp(face)
         else:
@@ -191,15 +191,20 @@ class Sampler:
         region, size = face.shape[0], self.aug.input_size
         grid = np.broadcast_to(np.linspace(0, region - 1, 5), (5, 5)).astype(np.float32)
         noise = self.rng.normal(0, region * 0.02, (2, 5, 5)).astype(np.float32)
-        map_x = cv2.resize(grid + noise[0], (size, size), interpolation=cv2.INTER_CUBIC)
-        map_y = cv2.resize(grid.T + noise[1], (size, size), interpolation=cv2.INTER_CUBIC)
+        # resize the 5x5 grid 5/4 larger and keep the middle: its corners then sit on the grid's corners
+        big = int(round(size * 1.25))
+        pad = (big - size) // 2
+        map_x = cv2.resize(grid + noise[0], (big, big), interpolation=cv2.INTER_CUBIC)[pad:pad + size, pad:pad + size]
+        map_y = cv2.resize(grid.T + noise[1], (big, big), interpolation=cv2.INTER_CUBIC)[pad:pad + size, pad:pad + size]
         return cv2.remap(face, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    def _warp_to_landmarks(self, face: np.ndarray, points: np.ndarray, index: int) -> np.ndarray:
-        """Move this face's landmarks onto those of another face of the same person (piecewise linear)."""
+    def _warp_to_landmarks(self, face: np.ndarray, points: np.ndarray, mat: np.ndarray) -> np.ndarray:
+        """Move this face's landmarks onto those of another face of the same person (piecewise linear).
+
+        The other face goes through this sample's transform ``mat`` too, so only the face shape changes."""
         from scipy.interpolate import griddata
         region, size = face.shape[0], self.aug.input_size
-        other = self.faces.landmarks[self.rng.integers(len(self.faces))].astype(np.float64)
+        other = transform_points(self.faces.landmarks[self.rng.integers(len(self.faces))], mat)
         other = other - other.mean(0) + points.mean(0)   # same place, other shape
         edge = np.linspace(0, region - 1, 5)
         border = np.array([(x, y) for x in edge for y in edge if x in (edge[0], edge[-1]) or y in (edge[0], edge[-1])])
