@@ -155,3 +155,16 @@ def test_a_failure_mid_video_leaves_no_partial_output(swap_setup, tmp_path):
     assert_clean_failure(proc, "shot_000003.png")
     assert out.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "out.mp4"]
+
+
+def test_predicted_mask_needs_and_uses_a_model_that_learns_a_mask(swap_setup, faces_of, tmp_path):
+    video, alignments, model = swap_setup
+    proc = run_cli("faceswap.py", "convert", "-i", video, "-o", tmp_path / "x.mp4", "-m", model, "-p", alignments,
+                   "-M", "predicted", check=False)
+    assert_clean_failure(proc, "learns a mask")
+    masked = tmp_path / "masked_model"
+    run_cli("faceswap.py", "train", "-A", faces_of(AOC, 1), "-B", faces_of(HILL, 4), "-m", masked, "-i", 2, "-s", 2,
+            "--learn-mask", *TINY)
+    convert("-i", video, "-o", tmp_path / "frames", "-m", masked, "-p", alignments, "-M", "predicted", "-R", "0-4")
+    files = sorted((tmp_path / "frames").iterdir())
+    assert len(files) == 5 and all(image_statement(f.read_bytes()) == STATEMENT for f in files)
