@@ -8,6 +8,9 @@ from pathlib import Path
 
 from lib.errors import FaceswapError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _explain(err: OSError, path: Path) -> FaceswapError:
     if err.errno == errno.ENOSPC:
@@ -27,6 +30,7 @@ def atomic_path(path, suffix: str | None = None):
         raise FaceswapError(f"cannot write {path}: folder {path.parent} does not exist")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the user's usual permissions
         os.close(fd)
     except OSError as err:
         raise _explain(err, path) from err
