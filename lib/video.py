@@ -272,6 +272,7 @@ class VideoWriter:
         self.width, self.height = size
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4",
                                    dir=self.path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())
         os.close(fd)
         self.tmp = Path(tmp)
         self.frames = 0
@@ -339,6 +340,12 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def mux_audio(video, audio_from, out) -> Path:
