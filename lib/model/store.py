@@ -16,7 +16,6 @@ Saving writes a temp file, fsyncs and renames it over ``model.npz``; the old fil
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os

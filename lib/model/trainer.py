@@ -13,14 +13,13 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from lib.errors import FaceswapError
 from lib.model import store
-from lib.model.network import SIDES
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +37,7 @@ class Options:
     penalized_mask: bool = True
     eye_multiplier: float = 3.0
     mouth_multiplier: float = 2.0
-    preview: Path | None = None          # -w: preview PNG rewritten at every save
-    timelapse: tuple | None = None       # (faces A, faces B, output folder)
     tensorboard: bool = False
-    extra_meta: dict = field(default_factory=dict)
 
 
 class Session:
