@@ -42,3 +42,12 @@ def test_swap_with_a_missing_input_fails_cleanly(clips, tmp_path):
                    check=False)
     assert_clean_failure(proc, "not found")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_swap_takes_a_folder_of_photos_for_b(clips, tmp_path):
+    out = tmp_path / "from_photos.mp4"
+    proc = run_cli("faceswap.py", "swap", "-a", clips[0], "-b", shared("jennifer_aniston"), "-o", out, "-i", 2,
+                   "--workspace", tmp_path / "ws", *TINY)
+    assert "[4/4] convert" in proc.stdout
+    assert len(list((tmp_path / "ws" / "faces_b").glob("*.png"))) >= 20
+    assert probe(out).frame_count == probe(clips[0]).frame_count
