@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io = parser.add_argument_group("input and output")
     io.add_argument("-i", "--input", required=True, metavar="PATH", help="video file or folder of frames to convert")
     io.add_argument("-o", "--output", required=True, metavar="PATH",
-                    help="output video/GIF file, or a folder for the images writer")
+                    help="output video/GIF file, a folder for the images writer, or out.png/out.jpg for one photo")
     io.add_argument("-m", "--model-dir", required=True, metavar="DIR", help="model folder written by 'train -m'")
     io.add_argument("-p", "--alignments", metavar="FILE",
                     help="alignments file (default: the one beside the input; when there is none, faces are "
@@ -119,7 +119,7 @@ def check_output(args, name: str) -> None:
     out = Path(args.output)
     if cls.video:
         check_file_target(out, cls.suffixes, name)
-    elif out.exists() and not out.is_dir():
+    elif out.exists() and not out.is_dir() and out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
         raise FaceswapError(f"output {out} is a file: the {name} writer needs a folder")
     else:
         check_folder_writable(out if out.is_dir() else out.parent, out)

@@ -96,6 +96,19 @@ def test_convert_detects_faces_on_the_fly_for_a_folder_of_frames_with_a_referenc
     assert is_tagged(read_metadata(out))
 
 
+def test_convert_swaps_a_single_photo(swap_setup, tmp_path):
+    video, _, model = swap_setup
+    import cv2
+    frame = next(iter(read_frames(video)))[1]
+    cv2.imwrite(str(tmp_path / "photo.png"), frame)
+    convert("-i", tmp_path / "photo.png", "-o", tmp_path / "swapped.jpg", "-m", model)
+    out = tmp_path / "swapped.jpg"
+    assert image_statement(out.read_bytes()) == STATEMENT
+    swapped = cv2.imread(str(out)).astype(np.int16)
+    assert np.abs(swapped[200:330, 190:320] - frame[200:330, 190:320]).mean() > 20
+    assert np.abs(swapped[:90, :90] - frame[:90, :90]).mean() < 4
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 def test_missing_or_corrupt_model_fails_cleanly(swap_setup, tmp_path):
     video, alignments, _ = swap_setup

@@ -180,6 +180,16 @@ def test_images_writer_writes_tagged_frames_named_like_the_input(tmp_path, clip,
     assert [p.name for p in tmp_path.iterdir()] == ["frames"]
 
 
+def test_images_writer_writes_one_photo_to_an_image_name(tmp_path):
+    writer = registry.get("convert.writer", "images")(tmp_path / "photo.jpg", WriterOptions(size=(160, 120)))
+    writer.write(_frames(1)[0], "input.png")
+    with pytest.raises(FaceswapError, match="several frames"):
+        writer.write(_frames(1)[0], "second.png")
+    out = writer.close()
+    assert out == tmp_path / "photo.jpg" and image_statement(out.read_bytes()) == STATEMENT
+    assert [p.name for p in tmp_path.iterdir()] == ["photo.jpg"]
+
+
 def test_gif_writer_writes_every_frame_and_the_tag(tmp_path, clip):
     out = _write("gif", tmp_path / "out.gif", clip)
     assert image_statement(out.read_bytes()) == STATEMENT
