@@ -276,6 +276,8 @@ def convert(args, progress_bar: bool = True) -> dict:
         raise FaceswapError("--crf must be between 0 and 51")
     writer_name = choose_writer(args)
     check_output(args, writer_name)
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise FaceswapError(f"output {args.output} is the input: choose another name, the input is kept as it is")
     source = Source(args.input)
     if args.ref and source.is_video:
         log.warning("--ref is only used when the input is a folder of frames; using %s's own fps and audio",
