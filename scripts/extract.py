@@ -146,14 +146,12 @@ class ExtractJob:
 
     def __init__(self, args):
         from lib.extractor import Extractor
-        from lib.faces import CENTERINGS
         from lib.identity import ReferenceFilter, reference_embeddings
         self.args = args
         options = {"model": args.detector_model} if args.detector_model else {}
         use_identity = bool(args.filter or args.nfilter or args.identity == "auto")
         self.extractor = Extractor(args.detector, args.aligner, args.masks, identity=use_identity,
                                    min_size=args.min_size, **options)
-        assert args.centering in CENTERINGS
         self.filter = None
         if args.filter or args.nfilter:
             wanted = reference_embeddings(args.filter, self.extractor) if args.filter else None
