@@ -5,9 +5,9 @@
 Without ``--video`` it uses the shared 720p Obama clip when present, else it makes a 720p moving clip of a
 sample portrait (lib.sample). Without ``--model-dir`` it builds an untrained 'original' model (speed does not
 depend on the weights' values). The alignments come from a real extract run before timing. Timing covers
-decode -> predict -> blend -> encode of every frame after the model's warm-up; memory is the process's RSS
-sampled during the run (before the model loads, at 10% / 50% / end of the frames, peak): flat memory in
-video length shows as the 10%, 50% and end figures being the same.
+decode -> predict -> blend -> encode of every frame after the model's warm-up; memory is this process's RSS
+(extraction and model building run in child processes) sampled over the convert call, model load included.
+Flat memory in video length shows as the same peak for --frames 200 and the full clip.
 """
 from __future__ import annotations
 
@@ -90,12 +90,19 @@ def measure(video=None, model_dir=None, frames: int | None = None, batch_size: i
             video = _trim(video, frames, folder)
         info = probe(video)
         alignments = folder / "bench_alignments.json"
-        from lib.cli import main
-        if main("faceswap.py", "", {"extract": "scripts.extract"},
-                ["-L", "warning", "extract", "-i", str(video), "-o", str(folder / "faces"), "-p", str(alignments)]):
-            raise RuntimeError("extract failed on the benchmark video")
-        if model_dir is None:
-            model_dir = untrained_model(folder / "model")
+        # Extract in a child process, so this process's memory is convert's alone.
+        import subprocess
+        proc = subprocess.run([sys.executable, str(ROOT / "faceswap.py"), "-L", "warning", "extract", "-i", str(video),
+                               "-o", str(folder / "faces"), "-p", str(alignments)], capture_output=True, text=True)
+        if proc.returncode:
+            raise RuntimeError(f"extract failed on the benchmark video: {proc.stderr.strip()[-300:]}")
+        if model_dir is None:                      # built in a child process too, for the same reason
+            model_dir = folder / "model"
+            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from scripts.bench_convert import untrained_model; "
+                    f"untrained_model({str(model_dir)!r})")
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            if proc.returncode:
+                raise RuntimeError(f"could not build the benchmark model: {proc.stderr.strip()[-300:]}")
         parser = argparse.ArgumentParser()
         convert_cmd.add_arguments(parser)
         out = folder / ("out.gif" if writer == "gif" else "out_frames" if writer == "images" else "out.mp4")
@@ -133,8 +140,8 @@ def main(argv=None) -> int:
     result = measure(args.video, args.model_dir, args.frames, args.batch_size, args.writer)
     print(f"convert {result['size']} {result['model']} b{result['batch_size']} {result['writer']}: "
           f"{result['fps']} fps ({result['frames']} frames, {result['faces']} faces in {result['seconds']} s); "
-          f"RSS before loading the model {result['rss_start_mb']} MB, at 10% {result['rss_10pct_mb']} MB, "
-          f"50% {result['rss_mid_mb']} MB, end {result['rss_end_mb']} MB, peak {result['rss_peak_mb']} MB; "
+          f"RSS peak {result['rss_peak_mb']} MB (before the model loads {result['rss_start_mb']} MB; over the run "
+          f"at 10% {result['rss_10pct_mb']}, 50% {result['rss_mid_mb']}, end {result['rss_end_mb']} MB); "
           f"{result['cpus']} CPUs")
     print("seconds each stage was busy (read = decode + faces + crops; write = encode pipe):",
           ", ".join(f"{k} {v}" for k, v in result["stage_busy_s"].items()))
