@@ -1,12 +1,12 @@
 """Convert: put the model's swapped faces back into the frames, and the threaded pipeline that does it fast.
 
-Per face (``Blender.blend_face``), in a square crop of the face at about its size in the frame:
+Per face (``Blender.blend_face``), in the aligned square crop of the face:
   1. the original face is cut from the frame at the model's output size (at least 128 px), the size the
      mask and colour work at (cheap, and the model's output holds no finer detail anyway);
   2. a mask plugin gives the region to replace; erode (or grow) it, then blur its edge;
   3. a colour plugin matches the new face to the old one inside the mask; a scaling plugin sharpens;
-  4. the crop and its mask are warped back into the frame - into the face's bounding box only, so every
-     pixel away from the face is left exactly as decoded - and alpha-blended there.
+  4. the crop and its mask are warped back to the face's size in the frame - into the mask's bounding box
+     only, so every pixel away from the face is left exactly as decoded - and alpha-blended there.
 
 The pipeline (``convert_stream``) runs four stages in threads joined by small bounded queues, so decode,
 predict, blend and encode overlap and memory stays flat in video length: read (frames + faces + model input
@@ -87,7 +87,8 @@ class Blender:
             soft = cv2.resize(soft, (size, size), interpolation=cv2.INTER_LINEAR)
         return mask, soft
 
-    def blend_face(self, frame: np.ndarray, face, new_face: np.ndarray, predicted_mask: np.ndarray | None = None) -> None:
+    def blend_face(self, frame: np.ndarray, face, new_face: np.ndarray,
+                   predicted_mask: np.ndarray | None = None) -> None:
         """Merge ``new_face`` (float32 [0, 1] at output_size, BGR) into ``frame`` (uint8, in place)."""
         size = self.work_size(face.matrix)
         mat = crop_matrix(face.matrix, size, self.centering)
@@ -95,7 +96,8 @@ class Blender:
         old = old.astype(np.float32) * (1.0 / 255.0)
         new = np.asarray(new_face, np.float32)
         if new.shape[0] != size:
-            new = cv2.resize(new, (size, size), interpolation=cv2.INTER_CUBIC if size > new.shape[0] else cv2.INTER_AREA)
+            grow = size > new.shape[0]
+            new = cv2.resize(new, (size, size), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA)
         landmarks = transform_points(face.landmarks, mat)
         hard, soft = self.prepare_mask(self.mask_fn(landmarks, size, predicted_mask))
         new = self.color_fn(new, old, hard)
