@@ -44,9 +44,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-warp", action="store_true", help="no random warp (for fine-tuning a trained model)")
     parser.add_argument("--warp-to-landmarks", action="store_true",
                         help="warp each face onto the landmarks of another face of the same person")
-    parser.add_argument("--coverage", type=float, default=1.0,
-                        help="share of the aligned crop (its centre) the model sees, 0.5-1.0 (default 1.0: "
-                             "all of it; convert handles any value)")
+    parser.add_argument("--coverage", type=float, default=None,
+                        help="share of the aligned crop (its centre) a new model sees, 0.5-1.0 (default 1.0: "
+                             "all of it; convert handles any value; a resumed model keeps its own)")
     parser.add_argument("--loss", default="ssim",
                         help="loss or weighted sum of: mae, mse, logcosh, ssim, ms-ssim, gradient; "
                              "e.g. ssim:1,mae:0.5 (default ssim)")
@@ -83,7 +83,7 @@ def _check(args) -> None:
             raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1")
     if args.snapshot_interval < 0:
         raise FaceswapError("--snapshot-interval must be 0 (off) or more")
-    if not 0.5 <= args.coverage <= 1.0:
+    if args.coverage is not None and not 0.5 <= args.coverage <= 1.0:
         raise FaceswapError("--coverage must be between 0.5 and 1.0")
     timelapse = (args.timelapse_input_A, args.timelapse_input_B, args.timelapse_output)
     if any(timelapse) and not all(timelapse):
@@ -122,6 +122,11 @@ def run(args) -> int:
     if resuming and (settings or args.learn_mask):
         raise FaceswapError(f"model settings are fixed when a model is created; {args.model_dir} already holds "
                             f"a '{meta['plugin']}' model: drop -O/--learn-mask or choose a new model folder")
+    trained_coverage = float(meta.get("coverage", 1.0)) if resuming else None
+    if resuming and args.coverage is not None and args.coverage != trained_coverage:
+        raise FaceswapError(f"model in {args.model_dir} was trained with --coverage {trained_coverage}: drop "
+                            f"--coverage or choose a new model folder")
+    args.coverage = trained_coverage or args.coverage or 1.0
 
     strategy = _strategy(args.distributed)  # before any other TensorFlow work
     import contextlib
@@ -163,7 +168,7 @@ def run(args) -> int:
                            eye_multiplier=args.eye_multiplier, mouth_multiplier=args.mouth_multiplier,
                            tensorboard=args.tensorboard)
     previewer = _previewer(args, network, faces, aug, data, preview)
-    log.info("training '%s' (%.1f M parameters, %s) from iteration %d: %d faces A, %d faces B, batch %d, %s",
+    log.info("training '%s' (%.1f M parameters, %d px) from iteration %d: %d faces A, %d faces B, batch %d, %s",
              network.plugin_name, meta["parameters"] / 1e6, network.input_size, meta["iterations"],
              len(faces["a"]), len(faces["b"]), args.batch_size, policy)
     session = trainer.Session(network, opts, policy, strategy, optimizer_state)

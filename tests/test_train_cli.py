@@ -163,6 +163,7 @@ def test_corrupt_or_foreign_model_fails_cleanly_and_is_not_overwritten(faces_of,
     train(faces_of, model, *TINY, "-i", "2", "-s", "1")
     wrong = train(faces_of, model, "-t", "original", "-i", "1", check=False)
     assert_clean_failure(wrong, "trained with 'lightweight'")
+    assert_clean_failure(train(faces_of, model, "--coverage", "0.8", check=False), "trained with --coverage 1.0")
     (model / "model.npz").write_bytes(b"PK\x03\x04 broken")
     proc = train(faces_of, model, "-i", "1", check=False)
     assert_clean_failure(proc, "corrupt", "restore")
