@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lib.fileio import atomic_path
+from lib.fileio import atomic_write_bytes
 
 HEADER = 18
 
@@ -47,7 +47,5 @@ def _with_header(block: np.ndarray, labels: list[str], size: int) -> np.ndarray:
 def write(path, image: np.ndarray) -> Path:
     path = Path(path)
     ok, png = cv2.imencode(".png", image)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(png.tobytes())
-        tmp.chmod(0o644)
+    atomic_write_bytes(path, png.tobytes())
     return path

@@ -65,7 +65,6 @@ def save(model_dir, meta: dict, weights: list[np.ndarray], optimizer: list[np.nd
     with atomic_path(target) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-        os.chmod(tmp, 0o644)
         if keep_backup and target.is_file():
             _link_replace(target, target.with_name(target.name + BACKUP_SUFFIX))
     return target
