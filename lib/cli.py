@@ -51,8 +51,16 @@ def _load_config(path: str | None, command: str) -> dict:
     return {key.replace("-", "_"): value for key, value in section.items()}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage mistakes reported as one ERROR line (the full usage stays behind --help)."""
+
+    def error(self, message):
+        print(f"ERROR {self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser(prog: str, description: str, commands: dict[str, str], chosen: str | None):
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = _Parser(prog=prog, description=description)
     parser.add_argument("-L", "--loglevel", choices=LEVELS, default="info",
                         help="how much to log; 'debug' also shows tracebacks (default: info)")
     parser.add_argument("-C", "--config", metavar="FILE",
@@ -145,3 +153,27 @@ def _fail(message: str, debug: bool) -> None:
         logging.getLogger("faceswap").exception(message)
     else:
         print(f"ERROR {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------- argparse types
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    value = _whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: a whole number of 0 or more."""
+    value = _whole(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None

@@ -15,8 +15,6 @@ crops) -> predict (crops of several frames batched into one model call) -> blend
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -28,6 +26,7 @@ from lib import registry
 from lib.errors import FaceswapError
 from lib.faces import crop_matrix, invert, transform_points, warp_face
 from lib.provenance import draw_label
+from lib.threads import background
 
 log = logging.getLogger(__name__)
 
@@ -169,51 +168,6 @@ class Item:
     changed: bool = False
 
 
-_DONE = object()
-
-
-def threaded(iterable: Iterable, depth: int = 8, name: str = "stage") -> Iterator:
-    """Iterate ``iterable`` in a background thread, up to ``depth`` items ahead; errors are re-raised here."""
-    items: queue.Queue = queue.Queue(maxsize=max(1, depth))
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work():
-        iterator = iter(iterable)
-        try:
-            for item in iterator:
-                if not put(item):
-                    break
-            else:
-                put(_DONE)
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer thread
-            put(err)
-        finally:
-            close = getattr(iterator, "close", None)
-            if close:
-                close()
-
-    thread = threading.Thread(target=work, name=f"convert-{name}", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(5)
 
 
 def _read_stage(items: Iterable[tuple], predictor: Predictor, busy: dict) -> Iterator[Item]:
@@ -280,9 +234,9 @@ def convert_stream(items: Iterable[tuple], predictor: Predictor, blender: Blende
     busy = busy if busy is not None else {}
     for key in ("read", "predict", "blend", "write"):
         busy.setdefault(key, 0.0)
-    read = threaded(_read_stage(items, predictor, busy), depth, "read")
-    predicted = threaded(_predict_stage(read, predictor, busy), depth, "predict")
-    blended = threaded(_blend_stage(predicted, blender, busy), depth, "blend")
+    read = background(_read_stage(items, predictor, busy), depth, "read")
+    predicted = background(_predict_stage(read, predictor, busy), depth, "predict")
+    blended = background(_blend_stage(predicted, blender, busy), depth, "blend")
     count = 0
     try:
         for item in blended:

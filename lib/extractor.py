@@ -12,8 +12,6 @@ and carried by the track in between.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -218,40 +216,3 @@ class Extractor:
             for track, vector in zip(due, self.embedder.embed(image, [t.landmarks for t in due])):
                 track.identity, track.since_embed = vector, 0
 
-
-def prefetch(iterable: Iterable, depth: int = 8) -> Iterator:
-    """Iterate ``iterable`` in a background thread (e.g. video decoding), ``depth`` items ahead."""
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
-    stop = threading.Event()
-
-    def work():
-        try:
-            for item in iterable:
-                if stop.is_set():
-                    return
-                items.put(item)
-            items.put(done)
-        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer thread
-            items.put(err)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
-        close = getattr(iterable, "close", None)
-        if close is not None:
-            close()   # e.g. stops the ffmpeg decoder of an unfinished video

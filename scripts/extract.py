@@ -16,29 +16,10 @@ import logging
 from pathlib import Path
 
 from lib import registry
+from lib.cli import non_negative_int, positive_int
 from lib.errors import FaceswapError
 
 log = logging.getLogger("faceswap")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def _threshold(text: str) -> float:
@@ -69,12 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="landmark masks stored in the alignments file (default: components extended)")
     parser.add_argument("--detector-model", metavar="PATH",
                         help="weights file for a detector whose weights no package ships (yunet)")
-    parser.add_argument("--size", type=_positive, default=256, help="side of the face PNGs in pixels (default: 256)")
+    parser.add_argument("--size", type=positive_int, default=256, help="side of the face PNGs in pixels (default: 256)")
     parser.add_argument("--centering", choices=("face", "head"), default="face",
                         help="crop framing: face (brows to chin) or head (with hair and ears) (default: face)")
-    parser.add_argument("--min-size", type=_non_negative, default=0, metavar="PX",
+    parser.add_argument("--min-size", type=non_negative_int, default=0, metavar="PX",
                         help="ignore detections smaller than PX pixels (box side) (default: 0)")
-    parser.add_argument("-n", "--every-n", type=_positive, default=1, metavar="N",
+    parser.add_argument("-n", "--every-n", type=positive_int, default=1, metavar="N",
                         help="process every Nth frame only (default: 1, every frame)")
     parser.add_argument("--skip-existing", action="store_true",
                         help="resume: keep the frames already in the alignments file and process only the others")
@@ -88,9 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto: keep only the dominant person of each input (drops passers-by and false "
                              "detections without reference photos); off: keep every face (default: auto; "
                              "ignored when -f/--nfilter is given)")
-    parser.add_argument("-b", "--batch-size", type=_positive, default=4,
+    parser.add_argument("-b", "--batch-size", type=positive_int, default=4,
                         help="frames per detector call for image folders (default: 4)")
-    parser.add_argument("--detect-every", type=_positive, default=8, metavar="K",
+    parser.add_argument("--detect-every", type=positive_int, default=8, metavar="K",
                         help="in videos, run the full detector every K processed frames and track faces in "
                              "between (1 = detect every frame) (default: 8)")
     parser.add_argument("--no-faces", action="store_true", help="write only the alignments file, no face PNGs")
@@ -164,7 +145,7 @@ class ExtractJob:
         from tqdm import tqdm
 
         from lib.alignments import Alignments, default_path
-        from lib.extractor import prefetch
+        from lib.threads import background
         from lib.video import Source
 
         args = self.args
@@ -200,7 +181,7 @@ class ExtractJob:
         bar = tqdm(total=len(todo), unit="frame", desc=f"extract {path.name}", dynamic_ncols=True,
                    disable=None, smoothing=0.1)
         try:
-            stream = self.extractor.stream(prefetch(frames, 8), track=track, detect_every=args.detect_every,
+            stream = self.extractor.stream(background(frames, 8, "decode"), track=track, detect_every=args.detect_every,
                                            batch_size=args.batch_size)
             for frame, faces in stream:
                 kept = [face for face in faces if self.filter is None or self.filter.keep(face.identity)]

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lib.cli import positive_int
 from lib.errors import FaceswapError
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,6 @@ QUICK = {"models": ["lightweight", "original"], "batch_sizes": [16], "steps": 3,
 FULL = {"batch_sizes": [16, 64], "steps": 10, "repeats": 3, "frames": 500}
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lib import registry
     parser.add_argument("--quick", action="store_true",
@@ -56,24 +47,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="what to measure (default: all three)")
     parser.add_argument("--video", metavar="VIDEO",
                         help="video for extract and convert (default: a generated 720p clip of a sample portrait)")
-    parser.add_argument("--frames", type=_positive, metavar="N",
+    parser.add_argument("--frames", type=positive_int, metavar="N",
                         help=f"use the first N frames of the video (default: {FULL['frames']}, --quick "
                              f"{QUICK['frames']})")
     parser.add_argument("-t", "--models", nargs="+", metavar="MODEL",
                         help="model plugins to train (default: every registered model; --quick: "
                              f"{' '.join(QUICK['models'])})")
-    parser.add_argument("-b", "--batch-sizes", nargs="+", type=_positive, metavar="B",
+    parser.add_argument("-b", "--batch-sizes", nargs="+", type=positive_int, metavar="B",
                         help=f"training batch sizes (default: {' '.join(map(str, FULL['batch_sizes']))}; --quick: "
                              f"{QUICK['batch_sizes'][0]})")
-    parser.add_argument("--steps", type=_positive,
+    parser.add_argument("--steps", type=positive_int,
                         help=f"timed training steps per repeat (default: {FULL['steps']}; --quick {QUICK['steps']})")
-    parser.add_argument("--repeats", type=_positive,
+    parser.add_argument("--repeats", type=positive_int,
                         help="runs of each measurement; the median is reported (default: 3)")
     parser.add_argument("--convert-model", default="original", metavar="MODEL",
                         help="model plugin of the (untrained) model that convert runs, when no --model-dir "
                              "(default: original)")
     parser.add_argument("-m", "--model-dir", metavar="DIR", help="a trained model folder for the convert benchmark")
-    parser.add_argument("--convert-batch", type=_positive, default=16, metavar="B",
+    parser.add_argument("--convert-batch", type=positive_int, default=16, metavar="B",
                         help="convert's prediction batch size (default: 16)")
     parser.add_argument("--detector", default="dlib-hog", choices=registry.names("extract.detect"),
                         help="extract detector (default: dlib-hog)")

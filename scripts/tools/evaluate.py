@@ -22,22 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lib.cli import positive_int
 from lib.errors import FaceswapError
 
 log = logging.getLogger(__name__)
 
 FACE_MARGIN = 0.35      # the face region grown by this share is left out of the background scores
 THUMB = 96              # side of each face in the best/worst strip
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,12 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alignments file of the original (reused instead of detecting its faces)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="folder for report.json and report.html (created if missing)")
-    parser.add_argument("-n", "--every-n", type=_positive, default=1, metavar="N",
+    parser.add_argument("-n", "--every-n", type=positive_int, default=1, metavar="N",
                         help="evaluate every Nth frame only (faster; jitter and flicker are then measured over "
                              "N-frame steps) (default: 1)")
     parser.add_argument("--detector", choices=registry.names("extract.detect"), default="dlib-hog",
                         help="face detector for the swapped frames (and the original without -p) (default: dlib-hog)")
-    parser.add_argument("--strip", type=_positive, default=5, metavar="K",
+    parser.add_argument("--strip", type=positive_int, default=5, metavar="K",
                         help="how many best and worst frames to show in the report (default: 5)")
 
 
@@ -275,7 +266,8 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from lib import report
-    from lib.extractor import Extractor, prefetch
+    from lib.extractor import Extractor
+    from lib.threads import background
 
     original, swapped = _open_sources(args)
     alignments = _load_alignments(args.alignments, original)
@@ -288,7 +280,7 @@ def run(args) -> int:
     samples = (original.count + args.every_n - 1) // args.every_n
     evaluation = Evaluation(refs, size, samples, args.strip)
 
-    pairs = prefetch(zip(original.frames(), swapped.frames()), depth=4)
+    pairs = background(zip(original.frames(), swapped.frames()), depth=4, name="decode")
     with tqdm(total=samples, desc="evaluate", unit="frame", dynamic_ncols=True) as bar:
         for frame, frame_s in pairs:
             if frame.index % args.every_n:
