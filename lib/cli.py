@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import importlib.abc
 import importlib.util
 import logging
 import os
@@ -29,6 +30,34 @@ def _setup_logging(level: str) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Silence the C++ start-up lines TensorFlow writes straight to stderr while it loads (they bypass
+    TF_CPP_MIN_LOG_LEVEL in TF 2.21), so a failing command still prints exactly one line. Import errors
+    still raise and are reported at the edge; with -L debug this hook is not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def quiet_exec(module):
+            sys.stderr.flush()
+            saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            try:
+                exec_module(module)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                os.close(devnull)
+        spec.loader.exec_module = quiet_exec
+        return spec
 
 
 def _first_line(module) -> str:
@@ -112,6 +141,10 @@ def main(prog: str, description: str, commands: dict[str, str], argv: list[str] 
     """Parse, run the command, and map every failure to one line and an exit status."""
     argv = sys.argv[1:] if argv is None else argv
     debug = "debug" in argv
+    if not debug:  # before any command module is imported: model plugins load TensorFlow while building --help
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if "tensorflow" not in sys.modules:
+            sys.meta_path.insert(0, _QuietTensorFlowImport())
     try:
         chosen = _chosen(argv, commands)
         parser = build_parser(prog, description, commands, chosen)
