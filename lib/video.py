@@ -348,18 +348,30 @@ def _umask() -> int:
     return mask
 
 
-def mux_audio(video, audio_from, out) -> Path:
-    """Copy ``video``'s picture and ``audio_from``'s first audio stream into ``out`` (atomic)."""
+def mux_audio(video, audio_from, out, shortest: bool = False, metadata: dict | None = None,
+              keep_metadata: bool = False) -> Path:
+    """Copy ``video``'s picture and ``audio_from``'s first audio stream (if any) into ``out``, atomically,
+    with no re-encode. ``shortest`` cuts the audio to the picture's length (audio from a longer reference);
+    ``keep_metadata`` keeps ``video``'s container tags and ``metadata`` adds tags."""
     from lib.fileio import atomic_path
+    out = Path(out)
+    args = ["-i", video]
+    if audio_from is not None:
+        args += ["-i", audio_from, "-map", "0:v:0", "-map", "1:a:0?"] + (["-shortest"] if shortest else [])
+    args += ["-c", "copy"] + (["-map_metadata", "0"] if keep_metadata else [])
+    for key, value in (metadata or {}).items():
+        args += ["-metadata", f"{key}={value}"]
+    if out.suffix.lower() in (".mp4", ".mov", ".m4v"):
+        args += ["-movflags", "+faststart+use_metadata_tags"]
     with atomic_path(out) as tmp:
-        run_ffmpeg(["-i", video, "-i", audio_from, "-map", "0:v:0", "-map", "1:a:0?", "-c", "copy",
-                    "-f", _muxer_for(Path(out)), tmp], f"muxing audio into {out}")
-    return Path(out)
+        run_ffmpeg([*args, "-f", muxer_for(out), tmp], f"muxing audio into {out}")
+    return out
 
 
-def _muxer_for(path: Path) -> str:
+def muxer_for(path: Path) -> str:
+    """ffmpeg's container (muxer) name for a file suffix: temp files keep the suffix but ffmpeg is told."""
     return {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-            ".avi": "avi", ".gif": "gif"}.get(path.suffix.lower(), "mp4")
+            ".avi": "avi", ".gif": "gif"}.get(Path(path).suffix.lower(), "mp4")
 
 
 def read_metadata(path) -> dict[str, str]:

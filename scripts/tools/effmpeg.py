@@ -93,9 +93,9 @@ def _encode_args(args, out: Path) -> list[str]:
 def _ffmpeg_to(out: Path, args_before_out: list, what: str) -> Path:
     """Run ffmpeg writing ``out`` atomically, then check the result is a readable video."""
     from lib.fileio import atomic_path
-    from lib.video import _muxer_for, probe, run_ffmpeg
+    from lib.video import muxer_for, probe, run_ffmpeg
     with atomic_path(out) as tmp:
-        run_ffmpeg([*args_before_out, "-f", _muxer_for(out), tmp], what)
+        run_ffmpeg([*args_before_out, "-f", muxer_for(out), tmp], what)
         probe(tmp)
     return out
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lib.fileio import atomic_path
 from lib.registry import register
-from lib.video import VideoWriter, run_ffmpeg
+from lib.video import VideoWriter, mux_audio
 from plugins.convert.writer._base import WriterOptions, check_file_target
 
 CODECS = {"h264": "libx264", "h265": "libx265"}
@@ -43,12 +42,7 @@ class FfmpegWriter:
             return self._writer.close()
         try:
             self._writer.close()
-            args = ["-i", self.tmp, "-i", self.options.audio_from, "-map", "0:v:0", "-map", "1:a:0?", "-c", "copy",
-                    "-shortest", "-map_metadata", "0"]
-            if self.path.suffix.lower() in (".mp4", ".mov", ".m4v"):
-                args += ["-movflags", "+faststart+use_metadata_tags"]
-            with atomic_path(self.path) as out:
-                run_ffmpeg([*args, out], f"muxing audio into {self.path}")
+            mux_audio(self.tmp, self.options.audio_from, self.path, shortest=True, keep_metadata=True)
         finally:
             self.tmp.unlink(missing_ok=True)
         return self.path

@@ -9,9 +9,8 @@ import cv2
 import numpy as np
 
 from lib.errors import FaceswapError
-from lib.fileio import atomic_path
 from lib.registry import register
-from lib.video import run_ffmpeg
+from lib.video import mux_audio
 from plugins.convert.writer._base import WriterOptions, check_file_target
 
 FOURCC = {".avi": "MJPG", ".mp4": "mp4v", ".mov": "mp4v", ".mkv": "mp4v"}
@@ -49,16 +48,7 @@ class OpencvWriter:
         try:
             if self.frames == 0:
                 raise FaceswapError(f"writing video {self.path} failed: no frames were written")
-            args = ["-i", self.tmp]
-            if self.options.audio_from is not None:
-                args += ["-i", self.options.audio_from, "-map", "0:v:0", "-map", "1:a:0?", "-shortest"]
-            args += ["-c", "copy"]
-            for key, value in self.options.tags.items():
-                args += ["-metadata", f"{key}={value}"]
-            if self.path.suffix.lower() in (".mp4", ".mov"):
-                args += ["-movflags", "+faststart+use_metadata_tags"]
-            with atomic_path(self.path) as out:
-                run_ffmpeg([*args, out], f"muxing audio and tags into {self.path}")
+            mux_audio(self.tmp, self.options.audio_from, self.path, shortest=True, metadata=self.options.tags)
         finally:
             self.tmp.unlink(missing_ok=True)
         return self.path
