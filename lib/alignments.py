@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 from lib.errors import FaceswapError
 from lib.faces import align_matrix
 from lib.fileio import atomic_path, backup
+from lib.masks import MasksOnRead
 
 log = logging.getLogger(__name__)
 
@@ -90,31 +90,12 @@ class Face:
         return face
 
 
-class StoredMasks(MutableMapping):
+class StoredMasks(MasksOnRead):
     """Masks read from a file: kept PNG-encoded (~2 KB) and decoded (16 KB+) only when asked for, so loading
     the alignments of a long video stays small; saving passes untouched masks through unchanged."""
 
-    def __init__(self, encoded: dict[str, str]):
-        self._data: dict[str, str | np.ndarray] = dict(encoded)
-
-    def __getitem__(self, name):
-        value = self._data[name]
+    def _make(self, name, value):
         return _decode_mask(value) if isinstance(value, str) else value
-
-    def __setitem__(self, name, value):
-        self._data[name] = value
-
-    def __delitem__(self, name):
-        del self._data[name]
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __len__(self):
-        return len(self._data)
-
-    def raw_items(self):
-        return self._data.items()
 
 
 def _mask_items(masks):

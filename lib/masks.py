@@ -58,22 +58,19 @@ def mask_in_space(name: str, landmarks: np.ndarray, matrix: np.ndarray, size: in
     return fn(transform_points(landmarks, crop_matrix(matrix, size, centering)), size)
 
 
-class LazyMasks(MutableMapping):
-    """A face's masks, drawn from its landmarks when read instead of kept: memory stays flat in video length.
+class MasksOnRead(MutableMapping):
+    """A face's masks as a mapping whose values are made only when read (kept small until then), so memory
+    stays flat in video length. Subclasses say how a stored value becomes a mask; arrays set with
+    ``masks[name] = array`` are kept as given."""
 
-    Masks set explicitly (``masks[name] = array``) are kept as given.
-    """
+    def __init__(self, data: dict):
+        self._data = dict(data)
 
-    def __init__(self, landmarks, matrix, size: int, centering: str, names):
-        self._args = (np.asarray(landmarks, np.float32), np.asarray(matrix, np.float64), size, centering)
-        self._data: dict[str, np.ndarray | None] = {name: None for name in names}
+    def _make(self, name: str, value) -> np.ndarray:
+        raise NotImplementedError
 
     def __getitem__(self, name):
-        value = self._data[name]
-        if value is None:
-            landmarks, matrix, size, centering = self._args
-            return mask_in_space(name, landmarks, matrix, size, centering)
-        return value
+        return self._make(name, self._data[name])
 
     def __setitem__(self, name, value):
         self._data[name] = value
@@ -86,3 +83,21 @@ class LazyMasks(MutableMapping):
 
     def __len__(self):
         return len(self._data)
+
+    def raw_items(self):
+        """(name, stored value) pairs, without making any mask."""
+        return self._data.items()
+
+
+class LazyMasks(MasksOnRead):
+    """Masks drawn from the face's landmarks when read, instead of kept."""
+
+    def __init__(self, landmarks, matrix, size: int, centering: str, names):
+        super().__init__({name: None for name in names})
+        self._args = (np.asarray(landmarks, np.float32), np.asarray(matrix, np.float64), size, centering)
+
+    def _make(self, name, value):
+        if value is None:
+            landmarks, matrix, size, centering = self._args
+            return mask_in_space(name, landmarks, matrix, size, centering)
+        return value
