@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-all bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,10 @@ demo: setup
 	$(PY) -m scripts.demo
 
 test: setup
+	$(PY) -m pytest -q -m "not slow" tests
+
+# Everything, slow tests included: what CI runs (.ci/run installs Chromium and Redis first).
+test-all: setup
 	$(PY) -m pytest -q tests
 
 bench: setup
