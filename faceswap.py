@@ -9,6 +9,10 @@ COMMANDS = {
     "train": "scripts.train",
     "convert": "scripts.convert",
     "swap": "scripts.swap",
+    "serve": "scripts.serve",
+    "worker": "scripts.worker",
+    "client": "scripts.client",
+    "gui": "scripts.gui",
 }
 
 if __name__ == "__main__":
