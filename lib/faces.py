@@ -138,6 +138,18 @@ def write_face_png(path, image: np.ndarray, meta: dict) -> None:
     atomic_write_bytes(path, encode_face_png(image, meta))
 
 
+def face_meta(face, source: str, frame: str, frame_index: int, face_index: int, size: int,
+              centering: str) -> dict:
+    """The metadata a face PNG carries, built here only (extract, tools): where the face comes from (``source``
+    file name, frame, face index) and how it was cut, so a folder of faces needs no alignments file."""
+    return {"source": str(source), "frame": str(frame), "frame_index": int(frame_index),
+            "face_index": int(face_index), "size": int(size), "centering": centering,
+            "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks],
+            "matrix": [[round(float(v), 8) for v in row] for row in face.matrix],
+            "identity": None if face.identity is None else [round(float(v), 6) for v in face.identity],
+            "detector": face.detector, "score": round(float(face.score), 4)}
+
+
 def read_face_meta(path) -> dict | None:
     """The faceswap metadata of a face PNG, or None if the PNG has none (a plain image)."""
     try:

@@ -62,12 +62,22 @@ def _min_distance(vector: np.ndarray, refs: np.ndarray) -> float:
 
 class ReferenceFilter:
     """``--filter`` keeps faces within ``threshold`` of a wanted photo (and nearer to it than to any
-    unwanted one); ``--nfilter`` drops faces within ``threshold`` of an unwanted photo."""
+    unwanted one); ``--nfilter`` drops faces within ``threshold`` of an unwanted photo. The one identity
+    filter of extract and convert."""
 
-    def __init__(self, wanted: np.ndarray | None, unwanted: np.ndarray | None, threshold: float = DEFAULT_THRESHOLD):
+    def __init__(self, wanted: np.ndarray | None, unwanted: np.ndarray | None, threshold: float = DEFAULT_THRESHOLD,
+                 embedder=None):
         self.wanted = np.zeros((0, 128), np.float32) if wanted is None else wanted
         self.unwanted = np.zeros((0, 128), np.float32) if unwanted is None else unwanted
         self.threshold = threshold
+        self.embedder = embedder
+
+    @classmethod
+    def from_photos(cls, wanted, unwanted, threshold: float, extractor) -> "ReferenceFilter":
+        """The filter of the ``-f`` (``wanted``) and ``-n`` (``unwanted``) photos or folders; ``extractor`` must
+        compute identities: it embeds the photos, and later the faces that come without an embedding."""
+        return cls(reference_embeddings(wanted, extractor) if wanted else None,
+                   reference_embeddings(unwanted, extractor) if unwanted else None, threshold, extractor.embedder)
 
     def keep(self, vector: np.ndarray | None) -> bool:
         if vector is None:
@@ -77,6 +87,15 @@ class ReferenceFilter:
             near_good = _min_distance(vector, self.wanted)
             return near_good <= self.threshold and near_good < near_bad
         return near_bad > self.threshold
+
+    def select(self, image: np.ndarray, faces: list) -> list:
+        """The faces of one frame to keep. A face with no embedding yet (an alignments file written with
+        ``--identity off``, faces detected by convert) is embedded from ``image`` first."""
+        missing = [face for face in faces if face.identity is None]
+        if missing and self.embedder is not None:
+            for face, vector in zip(missing, self.embedder.embed(image, [face.landmarks for face in missing])):
+                face.identity = np.asarray(vector, np.float32)
+        return [face for face in faces if self.keep(face.identity)]
 
 
 def cluster(vectors: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -110,3 +129,28 @@ def near(vector: np.ndarray | None, centre: np.ndarray | None, threshold: float 
     if vector is None or centre is None:
         return True
     return float(np.linalg.norm(vector - centre)) <= threshold
+
+
+def dominant_filter(frames: dict, threshold: float = DEFAULT_THRESHOLD) -> dict[str, list[bool]]:
+    """Automatic identity mode over one input's ``frame name -> faces``: for every frame with a face to drop,
+    which of its faces are near the dominant identity (weighted by the frames each embedding covers)."""
+    vectors, weights, seen = [], [], {}
+    for faces in frames.values():
+        for face in faces:
+            if face.identity is None:
+                continue
+            key = id(face.identity)   # tracked faces share their keyframe's embedding array
+            if key not in seen:
+                seen[key] = len(vectors)
+                vectors.append(face.identity)
+                weights.append(0)
+            weights[seen[key]] += 1
+    if len(vectors) < 2:
+        return {}
+    centre = dominant_identity(np.asarray(vectors), np.asarray(weights, np.float64))
+    out = {}
+    for name, faces in frames.items():
+        keep = [near(face.identity, centre, threshold) for face in faces]
+        if not all(keep):
+            out[name] = keep
+    return out

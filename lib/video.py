@@ -145,6 +145,24 @@ def read_frames(path, info: VideoInfo | None = None) -> Iterator[tuple[int, np.n
                             f"({_last_error(stderr)}); re-encode it with 'tools.py effmpeg -a reencode'")
 
 
+def read_frame(path, index: int, info: VideoInfo | None = None) -> np.ndarray:
+    """Decode frame ``index`` alone (BGR uint8): ffmpeg seeks to the keyframe before it and decodes from there,
+    so a frame late in a long video costs about as much as an early one (the GUI's single-frame previews)."""
+    info = info or probe(path)
+    if not 0 <= index < info.frame_count:
+        raise FaceswapError(f"frame {index} is not in {path}: it has frames 0-{info.frame_count - 1}")
+    # Half a frame early: accurate seeking then drops the frames before the target, whatever the rounding.
+    start = max(0.0, (index - 0.5) / float(info.fps))
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{start:.6f}",
+                           "-i", str(path), "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                           "-fps_mode", "passthrough", "pipe:1"], capture_output=True)
+    size = info.width * info.height * 3
+    if len(proc.stdout) < size:
+        raise FaceswapError(f"cannot read frame {index} of {path}: "
+                            f"{_last_error(proc.stderr.decode(errors='replace'))}")
+    return np.frombuffer(proc.stdout[:size], np.uint8).reshape(info.height, info.width, 3)
+
+
 # ---------------------------------------------------------------------------------------------- images
 def read_image(path) -> np.ndarray:
     """Read any image as 8-bit BGR: grayscale is expanded, alpha is dropped, 16-bit is scaled down."""
@@ -252,6 +270,14 @@ class Source:
         else:
             for index, file in enumerate(self.files):
                 yield Frame(index, file.name, read_image(file))
+
+    def frame(self, index: int) -> Frame:
+        """One frame by its index, without decoding the frames before it."""
+        if not 0 <= index < self.count:
+            raise FaceswapError(f"frame {index} is not in {self.path}: it has frames 0-{self.count - 1}")
+        if self.info:
+            return Frame(index, frame_name(self.stem, index), read_frame(self.path, index, self.info))
+        return Frame(index, self.files[index].name, read_image(self.files[index]))
 
 
 # ---------------------------------------------------------------------------------------------- writing

@@ -37,38 +37,32 @@ def _status_kb(key: str) -> int:
 def _child(video: str, options: dict) -> dict:
     """Run one extraction in this process and return its figures."""
     sys.path.insert(0, str(ROOT))
-    from scripts import extract
+    from lib.jobs.extract import ExtractParams, run
 
-    parser = argparse.ArgumentParser()
-    extract.add_arguments(parser)
     with tempfile.TemporaryDirectory() as work:
-        argv = ["-i", video, "-o", str(Path(work) / "faces"), "-p", str(Path(work) / "alignments.json")]
-        for key, value in options.items():
-            flag = "--" + key.replace("_", "-")
-            if value is True:
-                argv.append(flag)
-            elif value not in (None, False):
-                argv += [flag, str(value)]
-        args = parser.parse_args(argv)
-        start = time.perf_counter()
-        job = extract.ExtractJob(args)
-        loaded = time.perf_counter()
-        samples = []
+        params = ExtractParams(input=[video], output=str(Path(work) / "faces"),
+                               alignments=str(Path(work) / "alignments.json"), **options)
+        samples, marks = [], {}
         stop = threading.Event()
 
         def sample():
             while not stop.wait(0.1):
                 samples.append(_status_kb("VmRSS"))
+
+        def progress(update):          # the first report comes when the models are loaded
+            marks.setdefault("loaded", time.perf_counter())
         watcher = threading.Thread(target=sample, daemon=True)
+        start = time.perf_counter()
         watcher.start()
-        stats = job.run_one(Path(video), Path(work) / "faces", Path(work) / "alignments.json")
+        result = run(params, progress=progress)
         done = time.perf_counter()
         stop.set()
         watcher.join()
+    loaded = marks.get("loaded", start)
     quarter = samples[len(samples) // 4] if samples else 0
-    return {"video": video, "options": options, "frames": stats["frames"], "faces": stats["written"],
+    return {"video": video, "options": options, "frames": result["frames"], "faces": result["written"],
             "load_s": round(loaded - start, 2), "extract_s": round(done - loaded, 2),
-            "fps": round(stats["frames"] / (done - loaded), 1), "peak_rss_mb": round(_status_kb("VmHWM") / 1024, 1),
+            "fps": round(result["frames"] / (done - loaded), 1), "peak_rss_mb": round(_status_kb("VmHWM") / 1024, 1),
             "rss_at_quarter_mb": round(quarter / 1024, 1),
             "rss_at_end_mb": round((samples[-1] if samples else 0) / 1024, 1)}
 

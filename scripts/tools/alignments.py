@@ -138,16 +138,6 @@ def _frame_files(args, names: list[str]) -> list[Path]:
     return [folder / name for name in names if (folder / name).is_file()]
 
 
-def face_meta(source_path, frame: str, frame_index: int, face_index: int, face, size: int, centering: str) -> dict:
-    """The metadata a face PNG carries (as extract writes it): enough to find the face in its frame."""
-    return {"source": Path(source_path).name, "frame": frame, "frame_index": int(frame_index),
-            "face_index": int(face_index), "size": int(size), "centering": centering,
-            "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks],
-            "matrix": [[round(float(v), 8) for v in row] for row in face.matrix],
-            "identity": None if face.identity is None else [round(float(v), 6) for v in face.identity],
-            "detector": face.detector, "score": round(float(face.score), 4)}
-
-
 def _rewrite_faces(jobs: list[tuple]) -> None:
     """Update face PNGs' metadata, pixels unchanged: ``jobs`` of (FaceFile, new frame, new face index, changes).
 
@@ -207,7 +197,7 @@ def _extract(args, alignments, path) -> None:
     """Cut faces with the file's matrices: fixes a faces folder after editing alignments, no detector run."""
     from tqdm import tqdm
 
-    from lib.faces import face_filename, warp_face, write_face_png
+    from lib.faces import face_filename, face_meta, warp_face, write_face_png
     source = _source(args, alignments)
     if args.size < 16:
         raise FaceswapError(f"--size {args.size} is too small: use 64 or more")
@@ -219,7 +209,7 @@ def _extract(args, alignments, path) -> None:
     for frame in tqdm(source.frames(), total=source.count, desc="extract", unit="frame"):
         for i, face in enumerate(alignments.faces(frame.name)):
             crop = warp_face(frame.image, face.matrix, args.size, args.centering)
-            meta = face_meta(source.path, frame.name, frame.index, i, face, args.size, args.centering)
+            meta = face_meta(face, source.path.name, frame.name, frame.index, i, args.size, args.centering)
             write_face_png(out / face_filename(frame.name, i), crop, meta)
             written += 1
     print(f"wrote {written} faces to {out}")
