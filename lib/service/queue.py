@@ -104,6 +104,14 @@ class JobQueue:
         self._task = self.huey.task(name=TASK_NAME)(self._run_job)
         self._worker: Worker | None = None
 
+    def check(self) -> None:
+        """A clear error now when the Redis queue cannot be reached (rather than a worker retrying quietly)."""
+        if self.redis_url:
+            try:
+                self.huey.storage.conn.ping()
+            except Exception as err:  # noqa: BLE001 - redis-py raises several kinds; all mean the same here
+                raise FaceswapError(f"cannot reach Redis at {self.redis_url}: {err}") from None
+
     # ---------------------------------------------------------------------------------------- the front end
     def register(self, kind: str, fn: str | Callable) -> None:
         """Make ``kind`` runnable: ``fn`` is a module-level function (or its ``"package.module:name"``) that the
@@ -180,10 +188,10 @@ class JobQueue:
         return ids
 
     # ---------------------------------------------------------------------------------------- the worker side
-    def start_worker(self, name: str | None = None) -> "Worker":
-        """Run jobs from this queue in background threads of this process (one job at a time)."""
+    def start_worker(self, name: str | None = None, threads: int = 1) -> "Worker":
+        """Run jobs from this queue in background threads of this process (``threads`` jobs at a time)."""
         if self._worker is None:
-            self._worker = Worker(self, name)
+            self._worker = Worker(self, name, threads=threads)
             self._worker.start()
         return self._worker
 
@@ -196,20 +204,22 @@ class JobQueue:
 
 
 class Worker:
-    """Takes job ids off the queue (a huey consumer with one thread) and supervises each job's child process."""
+    """Takes job ids off the queue (a huey consumer, one thread per job at a time) and supervises each job's
+    child process."""
 
-    def __init__(self, queue: JobQueue, name: str | None = None, reap_every: float = 2.0):
+    def __init__(self, queue: JobQueue, name: str | None = None, reap_every: float = 2.0, threads: int = 1):
         self.queue = queue
         self.store = queue.store
         self.id = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.reap_every = reap_every
+        self.reap_every, self.threads = reap_every, threads
         self._stopping = threading.Event()
-        self._child: subprocess.Popen | None = None
         self._consumer = None
         self._reaper = threading.Thread(target=self._reap_loop, name="faceswap-reaper", daemon=True)
 
     def start(self) -> None:
-        consumer = self.queue.huey.create_consumer(workers=1, worker_type="thread", periodic=False,
+        if not log.isEnabledFor(logging.DEBUG):       # huey logs every task at INFO; our own lines say more
+            logging.getLogger("huey").setLevel(logging.WARNING)
+        consumer = self.queue.huey.create_consumer(workers=self.threads, worker_type="thread", periodic=False,
                                                    initial_delay=0.1, backoff=1.15, max_delay=0.5,
                                                    check_worker_health=False)
         consumer._set_signal_handlers = lambda: None   # the process that hosts the worker owns its signals
@@ -260,7 +270,6 @@ class Worker:
         with open(folder / LOG_FILE, "ab") as out:
             child = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True)
-        self._child = child
         reason, asked = None, None
         while True:
             try:
@@ -278,7 +287,6 @@ class Worker:
             if asked is not None and now - asked >= self.queue.cancel_grace:
                 _signal(child.pid, signal.SIGKILL, group=True)
         _signal(child.pid, signal.SIGKILL, group=True)   # whatever the job started and left behind
-        self._child = None
         after = self.store.get(job_id)
         if after is None or after["state"] != "running" or after["worker"] != self.id:
             log.info("job %s: %s", job_id, after["state"] if after else "gone")

@@ -1,0 +1,34 @@
+"""Generate the gRPC Python code from ``proto/faceswap.proto``: ``python -m lib.service.protogen``.
+
+The generated ``lib/service/faceswap_pb2.py`` and ``faceswap_pb2_grpc.py`` are committed; a test runs the same
+:func:`generate` into a temp folder and compares byte for byte, so they never drift from the .proto file.
+The proto is compiled as ``lib/service/faceswap.proto`` (a virtual path) so that the generated code imports
+its sibling as ``lib.service.faceswap_pb2``, with no hand edits.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROTO = ROOT / "proto" / "faceswap.proto"
+PACKAGE_PATH = "lib/service"
+OUTPUTS = ("faceswap_pb2.py", "faceswap_pb2_grpc.py")
+
+
+def generate(out_root: Path) -> list[Path]:
+    """Compile the proto into ``out_root/lib/service/``; returns the generated files."""
+    from grpc_tools import protoc
+    out_root = Path(out_root)
+    (out_root / PACKAGE_PATH).mkdir(parents=True, exist_ok=True)
+    code = protoc.main(["grpc_tools.protoc", f"-I{PACKAGE_PATH}={PROTO.parent}", f"--python_out={out_root}",
+                        f"--grpc_python_out={out_root}", f"{PACKAGE_PATH}/{PROTO.name}"])
+    if code != 0:
+        raise RuntimeError(f"protoc failed on {PROTO} (exit status {code})")
+    return [out_root / PACKAGE_PATH / name for name in OUTPUTS]
+
+
+if __name__ == "__main__":
+    for path in generate(ROOT):
+        print(f"wrote {path.relative_to(ROOT)}")
+    sys.exit(0)
