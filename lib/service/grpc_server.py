@@ -94,7 +94,7 @@ class FaceSwapServicer(pb_grpc.DeepFakesFaceSwapServicer):
                          position=int(view["position"] or 0), error=view["error"] or "",
                          video_url=view["video"] or "", model_url=view["model"] or "",
                          dashboard=self.access.link(base, job["uid"]),
-                         summary_json=json.dumps(view["summary"]) if view["summary"] else "")
+                         summary_json=json.dumps(view["quality"]) if view["quality"] else "")
 
 
 def start_grpc(queue, access, settings, threads: int = 32) -> grpc.Server:

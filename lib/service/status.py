@@ -40,7 +40,7 @@ def describe(job: dict, losses: list, base_url: str = "", auth: dict | None = No
         "finished": job.get("finished"), "losses": thin([list(p) for p in losses]),
         "target_iterations": result.get("iterations") or (job.get("payload") or {}).get("target_iterations"),
         "preview": link("preview", f"t={progress.get('at', 0):.3f}") if progress.get("preview") else None,
-        "summary": result.get("summary_data"),
+        "quality": result.get("summary_data"),
     }
     for what in FILES:
         view[what] = link(what) if result.get(what) else None

@@ -122,14 +122,14 @@ function render(view) {
     if (run.preview && run.preview !== c.preview) {
       c.preview = run.preview; const img = c.q("img.preview"); img.src = run.preview; img.hidden = false;
     }
-    if (run.video || run.model || run.summary) {
+    if (run.video || run.model || run.quality) {
       c.q(".resultbox").hidden = false;
       if (run.video && run.video !== c.video) { c.video = run.video; c.q("video.result").src = run.video; }
       const links = c.q(".downloads");
       links.replaceChildren(...[["video", "swapped video"], ["model", "model archive"], ["summary", "quality summary (JSON)"]]
         .filter(([k]) => run[k]).map(([k, label]) => el("a", { href: run[k], download: "" }, label)));
       const table = c.q("table.summary");
-      table.replaceChildren(...Object.entries(run.summary || {})
+      table.replaceChildren(...Object.entries(run.quality || {})
         .filter(([, v]) => v === null || typeof v !== "object")
         .map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, typeof v === "number" ? fmtNum(v) : String(v)))));
     }
