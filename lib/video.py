@@ -50,6 +50,23 @@ def _last_error(stderr: str) -> str:
     return lines[-1] if lines else "ffmpeg gave no reason"
 
 
+# Demuxers ffmpeg may open an input with: real containers and raw streams. Playlists and scripts (hls, concat,
+# dash, sdp, avisynth, ...) name further files or URLs that ffmpeg would open in turn, so none is on the list.
+INPUT_FORMATS = ("mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,asf,mpeg,mpegts,ogg,gif,ivf,nut,dv,h264,hevc,"
+                 "m4v,mpegvideo,obu,mjpeg,yuv4mpegpipe,mp3,wav,aac,flac")
+
+
+def input_args(path) -> list[str]:
+    """ffmpeg arguments opening ``path`` as one plain local media file, whoever made it: the file protocol only
+    (so nothing inside can make ffmpeg open another file or a URL) and only the demuxers of INPUT_FORMATS."""
+    return ["-protocol_whitelist", "file", "-format_whitelist", INPUT_FORMATS, "-i", f"file:{Path(path).absolute()}"]
+
+
+def _not_media(stderr: str) -> bool:
+    """ffmpeg refused the input's format: a playlist, a script or anything else not in INPUT_FORMATS."""
+    return "not on whitelist" in stderr
+
+
 @dataclass
 class VideoInfo:
     """What a user needs to know about a video before working on it."""
@@ -85,10 +102,13 @@ def probe(path) -> VideoInfo:
         raise FaceswapError(f"{path} is a folder, not a video file")
     if path.stat().st_size == 0:
         raise FaceswapError(f"video {path} is empty (0 bytes): re-export or re-download it")
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(path), "-map", "0:v:0",
                            "-c", "copy", "-f", "null", "-"], capture_output=True, text=True, errors="replace")
     err = proc.stderr
     video = re.search(r"Stream #\S+.*?: Video: (\w+).*?, (\d{2,5})x(\d{2,5})", err)
+    if proc.returncode != 0 and _not_media(err):
+        raise FaceswapError(f"cannot read video {path}: it is not a plain video file (a playlist, a script or a "
+                            f"format faceswap does not open): give a video file such as mp4, mkv, mov, avi or webm")
     if proc.returncode != 0 or not video:
         reason = "no video stream" if proc.returncode == 0 else _last_error(err)
         raise FaceswapError(f"cannot read video {path}: {reason} (is it a truncated or non-video file? "
@@ -122,7 +142,7 @@ def read_frames(path, info: VideoInfo | None = None) -> Iterator[tuple[int, np.n
     info = info or probe(path)
     size = info.width * info.height * 3
     with tempfile.TemporaryFile() as errfile:
-        proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
+        proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *input_args(path),
                                  "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "bgr24", "-fps_mode", "passthrough",
                                  "pipe:1"], stdout=subprocess.PIPE, stderr=errfile, bufsize=size * 2)
         index = 0
@@ -154,7 +174,7 @@ def read_frame(path, index: int, info: VideoInfo | None = None) -> np.ndarray:
     # Half a frame early: accurate seeking then drops the frames before the target, whatever the rounding.
     start = max(0.0, (index - 0.5) / float(info.fps))
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{start:.6f}",
-                           "-i", str(path), "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24",
+                           *input_args(path), "-map", "0:v:0", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "bgr24",
                            "-fps_mode", "passthrough", "pipe:1"], capture_output=True)
     size = info.width * info.height * 3
     if len(proc.stdout) < size:
@@ -305,7 +325,7 @@ class VideoWriter:
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-f", "rawvideo",
                "-pix_fmt", "bgr24", "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "pipe:0"]
         if audio_from is not None:
-            cmd += ["-i", str(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "copy"]
+            cmd += [*input_args(audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "copy"]
         cmd += ["-c:v", codec]
         if codec in ("libx264", "libx265"):
             cmd += ["-crf", str(crf), "-preset", preset, "-pix_fmt", "yuv420p"]
@@ -381,9 +401,9 @@ def mux_audio(video, audio_from, out, shortest: bool = False, metadata: dict | N
     ``keep_metadata`` keeps ``video``'s container tags and ``metadata`` adds tags."""
     from lib.fileio import atomic_path
     out = Path(out)
-    args = ["-i", video]
+    args = input_args(video)
     if audio_from is not None:
-        args += ["-i", audio_from, "-map", "0:v:0", "-map", "1:a:0?"] + (["-shortest"] if shortest else [])
+        args += [*input_args(audio_from), "-map", "0:v:0", "-map", "1:a:0?"] + (["-shortest"] if shortest else [])
     args += ["-c", "copy"] + (["-map_metadata", "0"] if keep_metadata else [])
     for key, value in (metadata or {}).items():
         args += ["-metadata", f"{key}={value}"]
@@ -402,7 +422,7 @@ def muxer_for(path: Path) -> str:
 
 def read_metadata(path) -> dict[str, str]:
     """Container metadata tags of a media file (lower-case keys), read from ffmpeg's report."""
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *input_args(path)],
                           capture_output=True, text=True, errors="replace")
     tags, inside = {}, False
     for line in proc.stderr.splitlines():
