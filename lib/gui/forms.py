@@ -45,7 +45,8 @@ def commands() -> dict[str, tuple[str, str]]:
     return out
 
 
-def _module(command: str):
+def module_of(command: str):
+    """The command's module (scripts/... or scripts/tools/...), imported."""
     try:
         _, module_path = commands()[command]
     except KeyError:
@@ -55,7 +56,7 @@ def _module(command: str):
 
 def build_parser(command: str) -> argparse.ArgumentParser:
     """The command's own parser, built by its module exactly as the CLI builds it."""
-    module = _module(command)
+    module = module_of(command)
     program, _ = commands()[command]
     parser = argparse.ArgumentParser(prog=f"{program} {command}", description=(module.__doc__ or "").strip(),
                                      add_help=False, exit_on_error=False)
@@ -188,7 +189,7 @@ def schema(command: str) -> dict:
     """The form of ``command``: its help and its fields, in the order ``--help`` lists them."""
     parser = build_parser(command)
     program, _ = commands()[command]
-    module = _module(command)
+    module = module_of(command)
     doc = (module.__doc__ or "").strip()
     groups = _groups(parser)
     fields = [describe(a, parser, groups.get(id(a), "options")) for a in visible_actions(parser)]
@@ -243,6 +244,8 @@ def parse(command: str, values: dict, confine=None) -> argparse.Namespace:
     unknown = sorted(set(values) - set(actions))
     if unknown:
         raise FaceswapError(f"{command}: unknown option(s) {', '.join(unknown)}")
+    if confine is not None:
+        values = confine_values(command, values, confine, parser)
     namespace = argparse.Namespace()
     for action in parser._actions:
         if action.dest is not argparse.SUPPRESS and action.default is not argparse.SUPPRESS \
@@ -262,8 +265,6 @@ def parse(command: str, values: dict, confine=None) -> argparse.Namespace:
             action(parser, namespace, None, flag)
             continue
         strings = _strings(raw)
-        if confine is not None and _path_kind(action) and action.choices is None:
-            strings = [confine(s) for s in strings]
         try:
             if isinstance(action, argparse._AppendAction) and action.nargs in (None, "?"):
                 for text in strings:   # each value is one more use of the flag
@@ -285,6 +286,25 @@ def parse(command: str, values: dict, confine=None) -> argparse.Namespace:
                 and getattr(namespace, action.dest, None) is action.default:
             setattr(namespace, action.dest, parser._get_value(action, action.default))
     return namespace
+
+
+def is_path(action: argparse.Action) -> bool:
+    return action.choices is None and action.nargs != 0 and _path_kind(action) is not None
+
+
+def confine_values(command: str, values: dict, confine, parser=None) -> dict:
+    """A copy of ``values`` with every path field's strings passed through ``confine`` (e.g. made absolute
+    inside the GUI's root, refusing anything outside it)."""
+    if not isinstance(values, dict):
+        raise FaceswapError("a form is a table of field = value")
+    parser = parser or build_parser(command)
+    out = dict(values)
+    for action in visible_actions(parser):
+        key = field_id(action)
+        if key in out and is_path(action) and _given(out[key], action):
+            strings = [confine(s) for s in _strings(out[key])]
+            out[key] = strings if isinstance(out[key], (list, tuple)) else strings[0]
+    return out
 
 
 def _check_count(action, strings: list[str]) -> None:
