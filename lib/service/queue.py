@@ -87,7 +87,7 @@ class JobQueue:
 
     def __init__(self, data_dir, redis_url: str | None = None, stale_after: float = 30.0, max_attempts: int = 3,
                  cancel_grace: float = 5.0, heartbeat_every: float = 1.0):
-        self.data_dir = Path(data_dir)
+        self.data_dir = Path(data_dir).resolve()
         self.redis_url = redis_url
         self.store = Store(self.data_dir, wal=redis_url is None)
         self.stale_after, self.max_attempts = stale_after, max_attempts
@@ -267,8 +267,9 @@ class Worker:
                "--worker", self.id, "--parent", str(os.getpid())]
         if self.queue.redis_url:
             cmd.append("--no-wal")
-        with open(folder / LOG_FILE, "ab") as out:
-            child = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        with open(folder / LOG_FILE, "ab") as out:     # the child works in this process's folder, as a command would
+            child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
         reason, asked = None, None
         while True:
