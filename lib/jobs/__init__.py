@@ -77,7 +77,7 @@ class Reporter:
 
     def __init__(self, progress: ProgressFn | None = None, cancel: Cancel | None = None, interval: float = 0.25):
         self.progress = progress
-        self.cancel = cancel or Cancel()
+        self.cancel = cancel if cancel is not None else Cancel()   # an unset Cancel is falsy
         self.interval = interval
         self._last = 0.0
         self._stage = ""
