@@ -295,8 +295,8 @@ def _connect(target: _Target, addresses: list[str], deadline: _Deadline, connect
         except OSError as err:
             errors.append(f"{address}: {err.strerror or err}")
             continue
-        deadline.watch(sock)
-        sock.settimeout(min(read_timeout, deadline.left()))
+        deadline.watch(sock)               # the deadline's timer bounds the whole exchange
+        sock.settimeout(read_timeout)
         if target.scheme == "https":
             try:
                 sock = ssl.create_default_context().wrap_socket(sock, server_hostname=target.host)
@@ -310,13 +310,14 @@ def _connect(target: _Target, addresses: list[str], deadline: _Deadline, connect
                 errors.append(f"{address}: TLS failed ({err})")
                 continue
         return sock
+    deadline.left()
     if errors and all("no answer" in e for e in errors):
         raise FetchError(TIMEOUT, f"cannot connect to {target.host_header}: " + "; ".join(errors))
     raise FetchError(UNAVAILABLE, f"cannot connect to {target.host_header}: " + "; ".join(errors))
 
 
-def _request(sock: socket.socket, target: _Target, read_timeout: float) -> http.client.HTTPResponse:
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=read_timeout)
+def _request(sock: socket.socket, target: _Target) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection(target.host, target.port)
     conn.sock = sock          # http.client sends over our socket and never makes its own connection
     conn.putrequest("GET", target.path, skip_host=True, skip_accept_encoding=True)
     conn.putheader("Host", target.host_header)
@@ -350,9 +351,12 @@ def fetch(url: str, dest_dir, *, max_bytes: int, allow_private: bool = False, na
         raise FaceswapError(f"download folder {dest_dir} does not exist")
     final = dest_dir / _plain_name(name or f"download-{secrets.token_hex(8)}")
     target = _parse(url)
-    clock = _Deadline(deadline, target.url)
-    fd, tmp = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=dest_dir)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".fetch-", suffix=".part", dir=dest_dir)
+    except OSError as err:
+        raise FaceswapError(f"cannot write a download into {dest_dir}: {err.strerror or err}") from None
     tmp = Path(tmp)
+    clock = _Deadline(deadline, target.url)
     try:
         with os.fdopen(fd, "wb") as out:
             size, digest = _download(target, out, max_bytes, allow_private, clock, connect_timeout, read_timeout,
@@ -376,7 +380,7 @@ def _download(target: _Target, out, max_bytes: int, allow_private: bool, clock: 
         sock = _connect(target, addresses, clock, connect_timeout, read_timeout)
         try:
             try:
-                response = _request(sock, target, min(read_timeout, clock.left()))
+                response = _request(sock, target)
                 if response.status in _REDIRECTS:
                     location = response.getheader("Location")
                     if not location:
@@ -436,7 +440,10 @@ def _body(response: http.client.HTTPResponse, target: _Target, out, max_bytes: i
         size += len(chunk)
         if size > max_bytes:
             raise FetchError(INVALID, f"{target.url} is larger than the {_size(max_bytes)} limit")
-        out.write(chunk)
+        try:
+            out.write(chunk)
+        except OSError as err:        # our disk, not the server: no FetchError kind fits
+            raise FaceswapError(f"cannot write the download of {target.url}: {err.strerror or err}") from None
         digest.update(chunk)
     clock.left()
     if announced is not None and announced != size:   # read1 returns b"" at an early close: no exception

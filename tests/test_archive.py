@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from lib.errors import FaceswapError
 from lib.model import archive, store
 from lib.model.archive import ArchiveError
 
@@ -89,7 +90,7 @@ def test_a_real_model_survives_pack_and_unpack_and_still_loads(model_dir, tmp_pa
 
 
 def test_packing_a_folder_without_a_model_is_a_clear_error(tmp_path):
-    with pytest.raises(archive.FaceswapError, match="no faceswap model"):
+    with pytest.raises(FaceswapError, match="no faceswap model"):
         archive.pack(tmp_path, tmp_path / "model.zip")
     assert not (tmp_path / "model.zip").exists()
 

@@ -5,7 +5,10 @@ import hashlib
 import http.server
 import ipaddress
 import itertools
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -20,9 +23,10 @@ CAP = 100_000
 
 
 class Server:
-    """ThreadingHTTPServer on 127.0.0.1; ``routes`` maps a path to ``handler(request)``; ``requests`` lists paths."""
+    """ThreadingHTTPServer on 127.0.0.1; ``routes`` maps a path to ``handler(request)``; ``requests`` lists paths.
+    ``tls``: (certificate, key) files to serve https."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.routes, self.requests = {}, []
         owner = self
 
@@ -40,11 +44,15 @@ class Server:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path: str, host: str = "127.0.0.1", scheme: str = "http") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
 
     def close(self):
         self.httpd.shutdown()
@@ -99,6 +107,19 @@ def dest(tmp_path):
     return folder
 
 
+def resolve_as(monkeypatch, name: str, address: str) -> list:
+    """Make ``name`` resolve to ``address`` (no test leaves the machine); returns the list of its look-ups."""
+    real, calls = socket.getaddrinfo, []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        calls.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return calls
+
+
 def refused(kind: str, call, *args, **kwargs) -> FetchError:
     with pytest.raises(FetchError) as info:
         call(*args, **kwargs)
@@ -134,12 +155,12 @@ def test_the_host_is_looked_up_once_and_the_checked_address_is_the_one_connected
     lookup only; the connection goes to the checked address and the server still sees the name as Host."""
     real, calls, hosts = socket.getaddrinfo, [], []
 
-    def rebinding(host, *args, **kwargs):
+    def rebinding(host, port, *args, **kwargs):
         if host != "rebind.test":
-            return real(host, *args, **kwargs)
+            return real(host, port, *args, **kwargs)
         calls.append(host)
         address = "127.0.0.1" if len(calls) == 1 else "169.254.169.254"
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, server.port))]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
 
     def clip_with_host(request):
         hosts.append(request.headers["Host"])
@@ -147,16 +168,60 @@ def test_the_host_is_looked_up_once_and_the_checked_address_is_the_one_connected
 
     server.routes["/named"] = clip_with_host
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    got = fetch.fetch(f"http://rebind.test:{server.port}/named", dest, max_bytes=CAP * 10, allow_private=True)
+    got = fetch.fetch(server.url("/named", host="rebind.test"), dest, max_bytes=CAP * 10, allow_private=True)
     assert got.path.read_bytes() == server.clip
     assert calls == ["rebind.test"] and hosts == [f"rebind.test:{server.port}"]
 
 
+@pytest.fixture
+def tls(tmp_path, monkeypatch):
+    """An https server for the name fetch.test (resolved to 127.0.0.1) with a self-signed certificate."""
+    openssl = shutil.which("openssl") or pytest.skip("needs the openssl command to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "1", "-subj", "/CN=fetch.test", "-addext", "subjectAltName=DNS:fetch.test",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    srv = Server(tls=(cert, key))
+    srv.clip = shared(CLIP).read_bytes()
+    srv.routes["/clip"] = lambda r: send(r, srv.clip)
+    srv.cert = cert
+    resolve_as(monkeypatch, "fetch.test", "127.0.0.1")
+    yield srv
+    srv.close()
+
+
+def test_https_verifies_the_certificate_against_the_url_host_while_connecting_to_the_checked_address(
+        tls, dest, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls.cert))            # trust our test certificate, nothing else
+    got = fetch.fetch_video(tls.url("/clip", host="fetch.test", scheme="https"), dest, allow_private=True)
+    assert got.path.read_bytes() == tls.clip
+    error = refused("invalid", fetch.fetch, tls.url("/clip", scheme="https"), dest, max_bytes=CAP * 10,
+                    allow_private=True)                            # the certificate does not name 127.0.0.1
+    assert "certificate" in str(error)
+
+
+def test_https_with_an_untrusted_certificate_is_refused(tls, dest):
+    error = refused("invalid", fetch.fetch, tls.url("/clip", host="fetch.test", scheme="https"), dest,
+                    max_bytes=CAP * 10, allow_private=True)
+    assert "TLS certificate of fetch.test is not valid" in str(error)
+    assert tls.requests == [] and list(dest.iterdir()) == []
+
+
 # ------------------------------------------------------------------------------------------------ addresses
-def test_a_loopback_url_without_allow_private_never_reaches_the_server(server, dest):
-    error = refused("invalid", fetch.fetch_video, server.url("/clip"), dest)
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "127.1", "0x7f000001", "2130706433", "017700000001",
+                                  "[::ffff:127.0.0.1]"])
+def test_a_loopback_url_without_allow_private_never_reaches_the_server(server, dest, host):
+    """However the loopback address is spelled, the address it resolves to is what is checked."""
+    error = refused("invalid", fetch.fetch_video, server.url("/clip", host=host), dest)
     assert "loopback" in str(error) and "--allow-private-urls" in str(error)
     assert server.requests == [] and list(dest.iterdir()) == []
+
+
+def test_the_unspecified_address_is_refused_even_with_allow_private(server, dest):
+    """Connecting to 0.0.0.0 reaches this machine on Linux: it is never a destination."""
+    assert "unspecified" in str(refused("invalid", fetch.fetch_video, server.url("/clip", host="0.0.0.0"), dest,
+                                        allow_private=True))
+    assert server.requests == []
 
 
 def test_a_redirect_to_the_metadata_address_is_refused_even_with_allow_private(server, dest):
@@ -350,3 +415,19 @@ def test_a_playlist_served_as_video_is_refused_and_nothing_it_names_is_read(serv
         assert opened() == 0
     assert "is not a video" in str(error) and str(dest) not in str(error)
     assert server.requests == ["/playlist"] and list(dest.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------------ models
+def test_a_model_archive_is_fetched_checked_and_unpacked_and_a_hostile_one_leaves_nothing(server, dest, tmp_path):
+    from lib.model import store
+    from test_archive import member, plain_npz, zip_of
+    good = zip_of(tmp_path / "good.zip", (member("model.npz"), plain_npz())).read_bytes()
+    bad = zip_of(tmp_path / "bad.zip", (member("../model.npz"), plain_npz())).read_bytes()
+    server.routes["/good"] = lambda r: send(r, good, content_type="application/zip")
+    server.routes["/bad"] = lambda r: send(r, bad, content_type="application/zip")
+    folder = fetch.fetch_model(server.url("/good"), dest, allow_private=True)
+    assert store.read_meta(folder)["plugin"] == "lightweight"
+    assert sorted(dest.rglob("*")) == [folder, folder / "model.npz"]       # the archive itself is gone
+    error = refused("invalid", fetch.fetch_model, server.url("/bad"), dest, allow_private=True)
+    assert "outside the archive" in str(error) and str(dest) not in str(error)
+    assert sorted(dest.rglob("*")) == [folder, folder / "model.npz"]
