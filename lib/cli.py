@@ -13,19 +13,26 @@ import importlib.abc
 import importlib.util
 import logging
 import os
+import re
 import sys
 import tomllib
 from pathlib import Path
+from typing import NamedTuple
 
+from lib import upstream
 from lib.errors import FaceswapError
 
 log = logging.getLogger("faceswap")
 LEVELS = ("debug", "info", "warning", "error")
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, logfile: str | None = None) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), format="%(levelname)s %(message)s",
                         stream=sys.stderr, force=True)
+    if logfile:  # the older tool's -F/--logfile: the same lines, also in a file
+        handler = logging.FileHandler(logfile, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logging.getLogger().addHandler(handler)
     if level != "debug":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
@@ -101,6 +108,7 @@ def build_parser(prog: str, description: str, commands: dict[str, str], chosen: 
             cmd = sub.add_parser(name, help=_first_line(module), description=(module.__doc__ or "").strip(),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
             module.add_arguments(cmd)
+            upstream.prepare(name, cmd)
             cmd.set_defaults(_run=module.run, _parser=cmd)
         else:
             sub.add_parser(name, help=_HELP.get(module_path) or _short_help(module_path), add_help=False)
@@ -123,9 +131,10 @@ def _short_help(module_path: str) -> str:
     return ""
 
 
-def _chosen(argv: list[str], commands) -> str | None:
+def _command_index(argv: list[str]) -> int | None:
+    """Index of the command name in argv: the first word that is not a global option or its value."""
     skip = False
-    for token in argv:
+    for index, token in enumerate(argv):
         if skip:
             skip = False
             continue
@@ -133,32 +142,101 @@ def _chosen(argv: list[str], commands) -> str | None:
             skip = True
             continue
         if not token.startswith("-"):
-            return token if token in commands else None
+            return index
     return None
+
+
+def _chosen(argv: list[str], commands) -> str | None:
+    index = _command_index(argv)
+    return argv[index] if index is not None and argv[index] in commands else None
+
+
+def _check_spelling(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Refuse a single-dash word that is not an option of the command, so that no multi-letter option can be
+    read as a short option with its value glued on (``-ref x`` as ``-r ef``, ``-wl`` as ``-w l``). Glued
+    numbers (``-n5``) and negative numbers (values) stay as argparse reads them."""
+    table = parser._option_string_actions
+    for token in argv:
+        if token == "--":
+            return
+        if token.startswith("--") or not token.startswith("-") or len(token) <= 2 or upstream.re_number(token):
+            continue
+        if token.partition("=")[0] in table:
+            continue
+        short = table.get(token[:2])
+        if short is not None and short.nargs != 0 and re.fullmatch(r"\d+(\.\d*)?", token[2:]):
+            continue
+        prefix = max((s for s in table if not s.startswith("--") and token.startswith(s)), key=len, default=None)
+        hint = f": write '{prefix} {token[len(prefix):]}' with a space if that was meant" if prefix else ""
+        parser.error(f"unknown option {token}{hint}")
+
+
+class Parsed(NamedTuple):
+    args: argparse.Namespace
+    notes: list[str]      # one line each: an older spelling used, a feature not available here and what runs
+    effects: dict         # the older tool's global options: loglevel, logfile, exclude_gpus, allow_growth
+    spellings: list[str]  # lines naming our spelling of an older one (logged at info level)
+
+
+def parse_command_line(prog: str, description: str, commands: dict[str, str], argv: list[str]) -> Parsed:
+    """argv -> the command's namespace, with the older faceswap's spellings turned into ours (lib/upstream.py).
+
+    Usage mistakes exit through the parser (one ERROR line, status 2); a feature that is not available and
+    that the command cannot go on without raises FaceswapError; a job with nothing to do raises
+    upstream.NothingToDo."""
+    renamed = []
+    index = _command_index(argv)
+    if index is not None and argv[index] not in commands:
+        argv, line = upstream.rename_command(argv, index)
+        renamed = [line] if line else []
+    chosen = _chosen(argv, commands)
+    parser = build_parser(prog, description, commands, chosen)
+    if chosen is None:
+        return Parsed(parser.parse_args(argv), [], {}, [])  # --help, or argparse's own error
+    index = _command_index(argv)
+    head, (tail, rewritten) = argv[:index + 1], upstream.rewrite(chosen, argv[index + 1:])
+    sub = parser._subparsers._group_actions[0].choices[chosen]
+    _check_spelling(sub, tail)
+    argv = head + tail
+    pre, _ = parser.parse_known_args(argv)
+    config = pre.config
+    older = vars(pre).get("_upstream", {}).get("--configfile")
+    if not config and older and older[1][0].lower().endswith(".toml"):
+        config = older[1][0]
+    defaults = _load_config(config, chosen)
+    known = {action.dest for action in pre._parser._actions}
+    unknown = sorted(set(defaults) - known)
+    if unknown:
+        raise FaceswapError(f"config file {config}: [{chosen}] has unknown option(s) {', '.join(unknown)}")
+    pre._parser.set_defaults(**defaults)
+    args = parser.parse_args(argv)
+    notes, effects = upstream.resolve(chosen, args)
+    return Parsed(args, rewritten + notes, effects, renamed + upstream.spelling_notes(chosen, sub, tail))
 
 
 def main(prog: str, description: str, commands: dict[str, str], argv: list[str] | None = None) -> int:
     """Parse, run the command, and map every failure to one line and an exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    debug = "debug" in argv
+    debug = any(token.lower() in ("debug", "trace") for token in argv)
     if not debug:  # before any command module is imported: model plugins load TensorFlow while building --help
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         if "tensorflow" not in sys.modules:
             sys.meta_path.insert(0, _QuietTensorFlowImport())
     try:
-        chosen = _chosen(argv, commands)
-        parser = build_parser(prog, description, commands, chosen)
-        pre, _ = parser.parse_known_args(argv) if chosen else (None, None)
-        if pre is not None:
-            defaults = _load_config(pre.config, chosen)
-            known = {action.dest for action in pre._parser._actions}
-            unknown = sorted(set(defaults) - known)
-            if unknown:
-                raise FaceswapError(f"config file {pre.config}: [{chosen}] has unknown option(s) {', '.join(unknown)}")
-            pre._parser.set_defaults(**defaults)
-        args = parser.parse_args(argv)
-        debug = args.loglevel == "debug"
-        _setup_logging(args.loglevel)
+        try:
+            args, notes, effects, spellings = parse_command_line(prog, description, commands, argv)
+        except upstream.NothingToDo as done:
+            _setup_logging("info")
+            log.info("%s", done)
+            return 0
+        level = effects.get("loglevel", args.loglevel)
+        debug = level == "debug"
+        _setup_logging(level, effects.get("logfile"))
+        for line in spellings:
+            log.info("%s", line)
+        for line in notes:
+            log.warning("%s", line)
+        _apply_effects(effects)
         result = args._run(args)
         return int(result or 0)
     except FaceswapError as err:
@@ -179,6 +257,24 @@ def main(prog: str, description: str, commands: dict[str, str], argv: list[str] 
     except Exception as err:  # noqa: BLE001 - the last line of defence at the CLI edge
         _fail(f"unexpected error: {type(err).__name__}: {err} (run with -L debug for details)", debug)
         return 2
+
+
+def _apply_effects(effects: dict) -> None:
+    """The older tool's global options that do something here: GPU memory growth and excluded GPUs."""
+    if effects.get("allow_growth"):
+        os.environ["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    if effects.get("exclude_gpus"):
+        import tensorflow as tf
+        excluded = effects["exclude_gpus"]
+        gpus = tf.config.list_physical_devices("GPU")
+        missing = [i for i in excluded if i >= len(gpus)]
+        if missing:
+            log.warning("-X %s: this machine has %d GPU(s) (0 to %d): nothing to exclude there",
+                        " ".join(map(str, missing)), len(gpus), len(gpus) - 1)
+        if gpus:
+            keep = [gpu for i, gpu in enumerate(gpus) if i not in excluded]
+            tf.config.set_visible_devices(keep, "GPU")
+            log.info("-X: using GPU(s) %s", ", ".join(str(i) for i in range(len(gpus)) if i not in excluded) or "none")
 
 
 def _fail(message: str, debug: bool) -> None:
