@@ -8,10 +8,12 @@ Stop with Ctrl-C or by typing q + Enter: the model is saved first. Example:
 from __future__ import annotations
 
 import logging
+import signal
+import sys
+import threading
 from pathlib import Path
 
 from lib import registry
-from lib.errors import FaceswapError
 
 log = logging.getLogger(__name__)
 
@@ -67,143 +69,86 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="random seed for the augmentation")
 
 
-def _settings(options: list[str]) -> dict:
-    settings = {}
-    for item in options:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise FaceswapError(f"-O {item}: model settings are written KEY=VALUE, e.g. -O size=128")
-        settings[key.strip().replace("-", "_")] = value.strip()
-    return settings
+class _StopKeys:
+    """Once training runs, Ctrl-C, SIGTERM or a line 'q' on stdin set the job's cancel flag: it saves and stops
+    at the next step. A second Ctrl-C stops at once (what was saved before is kept)."""
+
+    def __init__(self, cancel):
+        self.cancel = cancel
+        self.armed = False
+        self._old = {}
+
+    def arm(self) -> None:
+        self.armed = True
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._on_signal)
+            except ValueError:  # not the main thread
+                pass
+        if sys.stdin is not None and not sys.stdin.closed:
+            threading.Thread(target=self._watch_stdin, daemon=True).start()
+
+    def _on_signal(self, signum, _frame):
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set("interrupted" if signum == signal.SIGINT else "terminated")
+
+    def _watch_stdin(self):
+        try:
+            for line in sys.stdin:
+                if line.strip().lower() == "q":
+                    self.cancel.set("'q' typed")
+                    return
+        except (OSError, ValueError):
+            return
+
+    def close(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
-def _check(args) -> None:
-    for name in ("batch_size", "iterations", "save_interval"):
-        if getattr(args, name) < 1:
-            raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.snapshot_interval < 0:
-        raise FaceswapError("--snapshot-interval must be 0 (off) or more")
-    if args.coverage is not None and not 0.5 <= args.coverage <= 1.0:
-        raise FaceswapError("--coverage must be between 0.5 and 1.0")
-    timelapse = (args.timelapse_input_A, args.timelapse_input_B, args.timelapse_output)
-    if any(timelapse) and not all(timelapse):
-        raise FaceswapError("timelapse needs all of --timelapse-input-A, --timelapse-input-B and --timelapse-output")
-    if args.model_dir.exists() and not args.model_dir.is_dir():
-        raise FaceswapError(f"-m {args.model_dir} is a file: give a folder for the model")
-    from lib.model import losses
-    losses.parse(args.loss)
+class _Bar:
+    """The terminal's view of the job's progress: a tqdm bar with iteration, losses and EG/s."""
 
+    def __init__(self, keys: _StopKeys):
+        self.keys, self.bar = keys, None
 
-def _strategy(distributed: bool):
-    """None for one device; MirroredStrategy over all GPUs, or over two logical CPUs when there is none."""
-    if not distributed:
-        return None
-    import tensorflow as tf
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-        log.warning("--distributed: no GPU found; splitting the CPU into %d logical devices", len(devices))
-        return tf.distribute.MirroredStrategy(devices)
-    return tf.distribute.MirroredStrategy()
+    def __call__(self, progress) -> None:
+        if progress.iteration is None:      # still loading
+            return
+        if not self.keys.armed:
+            self.keys.arm()
+        if progress.loss_a is None:         # training starts
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+            self.bar = tqdm(total=progress.total, unit="it", dynamic_ncols=True, desc="training", file=sys.stderr,
+                            mininterval=1.0)
+        self.bar.set_postfix_str(f"iter {progress.iteration} loss A {progress.loss_a:.4f} B {progress.loss_b:.4f} "
+                                 f"{progress.egs:.1f} EG/s", refresh=False)
+        self.bar.update(progress.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run(args) -> int:
-    _check(args)
-    settings = _settings(args.option)
-    from lib.model import data, store
-    data.check_folder(args.input_A, "A"), data.check_folder(args.input_B, "B")   # fail fast, before TensorFlow
-    resuming = store.exists(args.model_dir)
-    meta = store.read_meta(args.model_dir) if resuming else None    # a corrupt model fails here, untouched
-    if resuming and args.trainer and args.trainer != meta["plugin"]:
-        raise FaceswapError(f"model in {args.model_dir} was trained with '{meta['plugin']}', not "
-                            f"'{args.trainer}': pass -t {meta['plugin']} to continue it, or choose a new model folder")
-    if resuming and (settings or args.learn_mask):
-        raise FaceswapError(f"model settings are fixed when a model is created; {args.model_dir} already holds "
-                            f"a '{meta['plugin']}' model: drop -O/--learn-mask or choose a new model folder")
-    trained_coverage = float(meta.get("coverage", 1.0)) if resuming else None
-    if resuming and args.coverage is not None and args.coverage != trained_coverage:
-        raise FaceswapError(f"model in {args.model_dir} was trained with --coverage {trained_coverage}: drop "
-                            f"--coverage or choose a new model folder")
-    args.coverage = trained_coverage or args.coverage or 1.0
-
-    strategy = _strategy(args.distributed)  # before any other TensorFlow work
-    import contextlib
-    from lib.model import network as net, preview, trainer
-    policy = net.default_precision(not args.no_mixed)
-    scope = strategy.scope() if strategy else contextlib.nullcontext()
-    with scope:
-        if resuming:
-            model = store.load_model(args.model_dir, meta["plugin"], policy)
-            network, meta, optimizer_state = model.network, model.meta, model.optimizer_state
-        else:
-            plugin = args.trainer or "original"
-            if args.learn_mask:
-                settings["learn_mask"] = "true"
-            network = net.build_network(plugin, settings, policy)
-            meta, optimizer_state = {"plugin": plugin, "iterations": 0, "history": []}, None
-
-    sizes = dict(input_size=network.input_size, output_size=network.output_size, coverage=args.coverage)
-    faces = {"a": data.load_faces(args.input_A, "A", **sizes), "b": data.load_faces(args.input_B, "B", **sizes)}
-    if faces["a"].centering != faces["b"].centering:
-        raise FaceswapError(f"faces of A are '{faces['a'].centering}'-centred but faces of B are "
-                            f"'{faces['b'].centering}': extract both with the same --centering")
-    if resuming and meta.get("centering", faces["a"].centering) != faces["a"].centering:
-        raise FaceswapError(f"model in {args.model_dir} was trained on '{meta['centering']}'-centred faces, these "
-                            f"are '{faces['a'].centering}': extract with --centering {meta['centering']}")
-    meta.update(plugin=network.plugin_name, settings=network.settings, input_size=network.input_size,
-                output_size=network.output_size, learns_mask=network.learns_mask, centering=faces["a"].centering,
-                coverage=args.coverage, loss=args.loss, mask_type=args.mask_type, precision=policy,
-                parameters=network.count_params())
-
-    aug = data.Augment(network.input_size, network.output_size, args.coverage, flip=not args.no_flip,
-                       color=not args.no_augment_color, warp=not args.no_warp,
-                       warp_to_landmarks=args.warp_to_landmarks, mask_type=args.mask_type)
-    feeders = {side: data.Feeder(faces[side], aug, args.batch_size, seed=None if args.seed is None else args.seed + i)
-               for i, side in enumerate("ab")}
-    opts = trainer.Options(batch_size=args.batch_size, iterations=args.iterations, save_interval=args.save_interval,
-                           snapshot_interval=args.snapshot_interval, loss=args.loss, learning_rate=args.learning_rate,
-                           mask_type=args.mask_type, penalized_mask=not args.no_penalized_mask,
-                           eye_multiplier=args.eye_multiplier, mouth_multiplier=args.mouth_multiplier,
-                           tensorboard=args.tensorboard)
-    previewer = _previewer(args, network, faces, aug, data, preview)
-    log.info("training '%s' (%.1f M parameters, %d px) from iteration %d: %d faces A, %d faces B, batch %d, %s",
-             network.plugin_name, meta["parameters"] / 1e6, network.input_size, meta["iterations"],
-             len(faces["a"]), len(faces["b"]), args.batch_size, policy)
-    session = trainer.Session(network, opts, policy, strategy, optimizer_state)
-    result = trainer.train(session, feeders, args.model_dir, meta, opts, previewer)
+    from lib.jobs import Cancel, JobCancelled, params_from_args
+    from lib.jobs import train as job
+    cancel = Cancel()
+    keys = _StopKeys(cancel)
+    bar = _Bar(keys)
+    try:
+        result = job.run(params_from_args(job.TrainParams, args), progress=bar, cancel=cancel)
+    except JobCancelled as err:
+        result = getattr(err, "result", None)
+        if result is None:          # stopped before the first step: nothing was trained
+            raise
+    finally:
+        bar.close()
+        keys.close()
     loss = result["loss"]
     log.info("%s: saved %s at iteration %d%s, %.1f EG/s", result["reason"], args.model_dir, result["iterations"],
              f" (loss A {loss[0]:.4f}, B {loss[1]:.4f})" if loss else "", result["egs"])
     return 0
-
-
-def _previewer(args, network, faces, aug, data, preview):
-    """The function called at every save: preview PNG (-w) and timelapse frame, on fixed faces."""
-    jobs = []
-    if args.write_image:
-        samples = {side: data.Sampler(faces[side], aug).batch(_spread(len(faces[side]), 4), augment=False)
-                   for side in "ab"}
-        jobs.append((lambda _it: args.model_dir / "preview.png", samples))
-    if args.timelapse_output:
-        args.timelapse_output.mkdir(parents=True, exist_ok=True)
-        sizes = dict(input_size=network.input_size, output_size=network.output_size, coverage=args.coverage,
-                     min_faces=1)
-        sets = {"a": data.load_faces(args.timelapse_input_A, "A (timelapse)", **sizes),
-                "b": data.load_faces(args.timelapse_input_B, "B (timelapse)", **sizes)}
-        samples = {side: data.Sampler(sets[side], aug).batch(_spread(len(sets[side]), 6), augment=False)
-                   for side in "ab"}
-        jobs.append((lambda it: args.timelapse_output / f"{it:08d}.png", samples))
-    if not jobs:
-        return None
-
-    def write(iteration: int) -> None:
-        for path_of, samples in jobs:
-            image = preview.grid(network, samples["a"][0], samples["b"][0], samples["a"][1], samples["b"][1])
-            preview.write(path_of(iteration), image)
-    return write
-
-
-def _spread(count: int, wanted: int) -> list[int]:
-    return sorted({int(i) for i in range(0, count, max(1, count // wanted))})[:wanted]

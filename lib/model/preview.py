@@ -1,7 +1,8 @@
 """Preview grids: how well the model rebuilds each side and what the swap looks like, on fixed faces.
 
 Layout: one row per sample face; on the left side A (original | A->A | A->B), on the right side B
-(original | B->B | B->A). Written atomically as PNG by ``-w`` at every save and by the timelapse option.
+(original | B->B | B->A). Written atomically as PNG by ``-w`` at every save, every ``preview_interval``
+steps for a live view (service, GUI), and by the timelapse option.
 """
 from __future__ import annotations
 
@@ -49,3 +50,22 @@ def write(path, image: np.ndarray) -> Path:
     ok, png = cv2.imencode(".png", image)
     atomic_write_bytes(path, png.tobytes())
     return path
+
+
+def spread(count: int, wanted: int) -> list[int]:
+    """Up to ``wanted`` indices spread evenly over ``count`` faces."""
+    return sorted({int(i) for i in range(0, count, max(1, count // wanted))})[:wanted]
+
+
+class Sheet:
+    """The preview grid of one training run on fixed faces of both sides (chosen once, never augmented)."""
+
+    def __init__(self, network, faces_a, faces_b, aug, count: int = 4):
+        from lib.model.data import Sampler
+        self.network = network
+        self.samples = {side: Sampler(faces, aug).batch(spread(len(faces), count), augment=False)
+                        for side, faces in (("a", faces_a), ("b", faces_b))}
+
+    def write(self, path) -> Path:
+        (inputs_a, targets_a, _), (inputs_b, targets_b, _) = self.samples["a"], self.samples["b"]
+        return write(path, grid(self.network, inputs_a, inputs_b, targets_a, targets_b))

@@ -2,16 +2,13 @@
 
 :class:`Session` owns what a step needs (network, optimizer, loss, precision, device strategy) and compiles
 one ``tf.function`` that trains side A and side B together. :func:`train` is the loop around it; it stops on
-the iteration count, Ctrl-C, ``q`` + Enter or SIGTERM (saving first), and on a NaN/inf loss (keeping the last
-good save untouched).
+the iteration count, on its cancel flag (saving first; the CLI sets it on Ctrl-C, ``q`` + Enter or SIGTERM,
+the service and the GUI on a stop request), and on a NaN/inf loss (keeping the last good save untouched).
 """
 from __future__ import annotations
 
 import logging
 import math
-import signal
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +35,7 @@ class Options:
     eye_multiplier: float = 3.0
     mouth_multiplier: float = 2.0
     tensorboard: bool = False
+    preview_interval: int = 0     # also write the preview grid every N steps (0: only at saves)
 
 
 class Session:
@@ -133,62 +131,26 @@ class Session:
         return [np.asarray(w.numpy()) for w in self.network.weights]
 
 
-# ------------------------------------------------------------------------------------------------ stopping
-class StopRequest:
-    """Set by Ctrl-C, SIGTERM or a line 'q' on stdin; the loop saves and stops at the next iteration."""
-
-    def __init__(self):
-        self.reason = ""
-        self._old = {}
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._on_signal)
-            except ValueError:  # not the main thread
-                pass
-        if sys.stdin is not None and not sys.stdin.closed:
-            threading.Thread(target=self._watch_stdin, daemon=True).start()
-
-    def _on_signal(self, signum, _frame):
-        if self.reason:  # second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.reason = "interrupted" if signum == signal.SIGINT else "terminated"
-
-    def _watch_stdin(self):
-        try:
-            for line in sys.stdin:
-                if line.strip().lower() == "q":
-                    self.reason = "'q' typed"
-                    return
-        except (OSError, ValueError):
-            return
-
-    def __bool__(self):
-        return bool(self.reason)
-
-    def close(self):
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
 # ------------------------------------------------------------------------------------------------ the loop
-def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Options, previewer=None) -> dict:
-    """Run until ``opts.iterations`` steps are done (counted from the start of this run) or a stop request.
+def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Options, previewer=None,
+          report=None, cancel=None, control=None) -> dict:
+    """Run until ``opts.iterations`` steps are done (counted from the start of this run) or ``cancel`` is set.
 
     ``meta`` is the model description saved with the weights; its iterations and history are updated.
-    Returns a summary: iterations done, last losses, EG/s, why it stopped.
+    ``previewer(iteration, saved)`` writes preview images and returns the path of the preview grid (or None).
+    ``report`` is a :class:`lib.jobs.Reporter` (or any callable of the same signature); ``cancel`` a
+    :class:`lib.jobs.Cancel`: when set, the loop saves and stops. ``control.take()`` returns what a front end
+    asked for since the last step ("save", "snapshot", "preview").
+    Returns a summary: iterations done, last losses, EG/s, why it stopped (``stopped``: by ``cancel``), the
+    latest preview.
     """
-    from tqdm import tqdm
-    stop = StopRequest()
     writer = _tensorboard(model_dir) if opts.tensorboard else None
     start_iteration = int(meta.get("iterations", 0))
     history = meta.setdefault("history", [])
     window = {"a": [], "b": []}
     last_saved = start_iteration if store.exists(model_dir) else None
-    done, reason, egs = 0, "finished", 0.0
-    bar = tqdm(total=opts.iterations, unit="it", dynamic_ncols=True, desc="training", file=sys.stderr,
-               mininterval=1.0)
-    started = time.perf_counter()
-    timed_from, timed_steps = started, 0
+    done, reason, stopped, egs, eta, preview = 0, "finished", False, 0.0, None, None
+    timed_from, timed_steps = time.perf_counter(), 0
     try:
         while done < opts.iterations:
             batch_a, batch_b = feeders["a"].next(), feeders["b"].next()          # sample
@@ -200,43 +162,56 @@ def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Op
                 raise FaceswapError(f"loss became NaN/inf at iteration {iteration} (A {loss_a}, B {loss_b}); "
                                     f"{kept}: lower --learning-rate or train with --no-mixed")
             window["a"].append(loss_a), window["b"].append(loss_b)
-            timed_steps += 1
+            timed_steps += 1                                                      # speed
             now = time.perf_counter()
             if done == 1:   # the first step compiles the graph: leave it out of the speed
                 timed_from, timed_steps = now, 0
-            egs = 2 * opts.batch_size * timed_steps / (now - timed_from) if timed_steps else 0.0
-            bar.set_postfix_str(f"iter {iteration} loss A {loss_a:.4f} B {loss_b:.4f} {egs:.1f} EG/s", refresh=False)
-            bar.update(1)
+            if timed_steps:
+                egs = 2 * opts.batch_size * timed_steps / (now - timed_from)
+                eta = (opts.iterations - done) * (now - timed_from) / timed_steps
             if writer is not None:
                 _log_scalars(writer, iteration, loss_a, loss_b, egs)
-            finished = done >= opts.iterations
-            if stop or finished or iteration % opts.save_interval == 0:           # maybe save
+            asked = control.take() if control is not None else set()
+            stop = cancel is not None and cancel.is_set()
+            save = (stop or done >= opts.iterations or iteration % opts.save_interval == 0
+                    or bool(asked & {"save", "snapshot"}))
+            message = ""
+            if save:                                                              # maybe save
                 history.append([iteration, float(np.mean(window["a"])), float(np.mean(window["b"]))])
                 window = {"a": [], "b": []}
                 meta.update(iterations=iteration, last_egs=round(egs, 2))
-                _save(session, model_dir, meta, opts, previewer, iteration)
+                message = _save(session, model_dir, meta, opts, iteration, "snapshot" in asked)
                 last_saved = iteration
+            if previewer is not None and (save or "preview" in asked or _preview_due(opts, done, iteration)):
+                preview = previewer(iteration, save) or preview                   # maybe preview
+            if report is not None:                                                # log
+                report("train", done, opts.iterations, force=save or stop, unit="it", iteration=iteration,
+                       loss_a=loss_a, loss_b=loss_b, egs=round(egs, 2), eta=eta,
+                       preview=str(preview) if preview else None, message=message)
             if stop:
-                reason = stop.reason
+                reason, stopped = cancel.reason or "cancelled", True
                 break
     finally:
-        bar.close()
-        stop.close()
         for feeder in feeders.values():
             feeder.close()
         if writer is not None:
             writer.close()
-    return {"iterations": start_iteration + done, "done": done, "reason": reason, "egs": egs,
-            "loss": history[-1][1:] if history else None}
+    return {"iterations": start_iteration + done, "done": done, "reason": reason, "stopped": stopped, "egs": egs,
+            "loss": history[-1][1:] if history else None, "preview": str(preview) if preview else None}
 
 
-def _save(session, model_dir, meta, opts, previewer, iteration):
+def _preview_due(opts: Options, done: int, iteration: int) -> bool:
+    """A live preview (``preview_interval``) is due: every N iterations, and after the first step."""
+    return bool(opts.preview_interval) and (done == 1 or iteration % opts.preview_interval == 0)
+
+
+def _save(session, model_dir, meta, opts, iteration, snapshot: bool = False) -> str:
     store.save(model_dir, meta, session.weights(), session.optimizer_state())
-    if opts.snapshot_interval and iteration % opts.snapshot_interval == 0:
-        store.snapshot(model_dir)
-    if previewer is not None:
-        previewer(iteration)
-    log.debug("saved %s at iteration %d", model_dir, iteration)
+    message = f"saved at iteration {iteration}"
+    if snapshot or (opts.snapshot_interval and iteration % opts.snapshot_interval == 0):
+        message += f", snapshot {store.snapshot(model_dir)}"
+    log.debug("%s: %s", model_dir, message)
+    return message
 
 
 def _tensorboard(model_dir: Path):
