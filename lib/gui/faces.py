@@ -192,6 +192,8 @@ def remove_faces(folder: Path, alignments: Path, names: list[str]) -> dict:
     except BaseException:
         for original, target in reversed(moved):
             shutil.move(str(target), str(original))
+        with contextlib.suppress(OSError):
+            trash.rmdir()          # only if it is empty: it may hold faces removed before
         raise
     return {"removed": len(moved), "moved_to": str(trash), "message": out.getvalue().strip()}
 

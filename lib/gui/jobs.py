@@ -79,6 +79,7 @@ def run_command(payload: dict, progress, cancel) -> dict:
     values = payload.get("values")
     if not isinstance(command, str) or not isinstance(values, dict):
         raise FaceswapError("bad job: a command job needs a command name and its form values")
+    _quiet_tensorflow()
     namespace = forms.parse(command, values)
     job_dir = Path(payload.get("_job", {}).get("dir") or ".")
     api = job_api(command)
@@ -100,11 +101,24 @@ def run_command(payload: dict, progress, cancel) -> dict:
                 if hasattr(params, "preview_interval") and not params.preview_interval:
                     params = dataclasses.replace(params, preview_interval=max(1, int(getattr(params, "save_interval",
                                                                                             250))))
+                    if getattr(params, "model_dir", None):   # the first preview may come before the first save
+                        Path(params.model_dir).mkdir(parents=True, exist_ok=True)
                 _watch_requests(job_dir / CONTROL_DIR, control, cancel)
         result = module.run(params, progress, cancel, **kwargs)
     result = _plain(result) if isinstance(result, dict) else {"value": _plain(result)}
     result.update(command=command, seconds=round(time.time() - started, 1), outputs=_outputs(namespace))
     return result
+
+
+def _quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ start-up lines out of the job's log, as the CLI keeps them off the terminal."""
+    import os
+    import sys
+
+    from lib.cli import _QuietTensorFlowImport
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietTensorFlowImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
 def _control_for(module):

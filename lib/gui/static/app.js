@@ -47,6 +47,10 @@ function fmtSeconds(s) {
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
   return h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
 }
+// replaceChildren without the null/false placeholders that conditional children leave
+function fill(node, ...children) {
+  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
 function stateBadge(state) { return el("span", { class: `state ${state}`, text: state }); }
 function onLeave(fn) { cleanups.push(fn); }
 function message(node, text, cls) { node.textContent = text || ""; node.className = cls || "muted"; }
@@ -72,12 +76,12 @@ async function route() {
   for (const [pattern, page] of routes) {
     const match = hash.split("?")[0].match(pattern);
     if (match) {
-      main.replaceChildren(el("p", { class: "muted", text: "Loading…" }));
-      try { await page(...match.slice(1)); } catch (err) { main.replaceChildren(el("p", { class: "error", text: err.message })); }
+      fill(main, el("p", { class: "muted", text: "Loading…" }));
+      try { await page(...match.slice(1)); } catch (err) { fill(main, el("p", { class: "error", text: err.message })); }
       return;
     }
   }
-  main.replaceChildren(el("p", { class: "error", text: "No such page." }));
+  fill(main, el("p", { class: "error", text: "No such page." }));
 }
 window.addEventListener("hashchange", route);
 window.addEventListener("DOMContentLoaded", route);
@@ -104,7 +108,7 @@ function pick(kind, start, title) {
         const listing = await get(`/gui/api/files?${q({ path })}`);
         current = listing.path; parent = listing.parent;
         where.textContent = "/" + current;
-        list.replaceChildren(...listing.entries.map((entry) => el("li", {
+        fill(list, ...listing.entries.map((entry) => el("li", {
           class: entry.kind, "data-path": entry.path,
           onclick: () => (entry.kind === "folder" ? show(entry.path) : kind !== "folder" && finish(entry.path)),
         }, el("span", { text: entry.name }), el("span", { class: "muted", text: entry.kind === "file" ? sizeText(entry.size) : "" }))));
@@ -148,7 +152,7 @@ async function pageHome() {
   const byProgram = {};
   for (const c of commands) (byProgram[c.program] = byProgram[c.program] || []).push(c);
   const jobsBox = el("div");
-  main.replaceChildren(
+  fill(main,
     el("h1", { text: "Run a command" }),
     el("p", { class: "muted", text: "Every command of faceswap.py and tools.py, as a form built from its own options. Paths are inside the root folder the GUI was started with." }),
     ...Object.entries(byProgram).map(([program, list]) => el("section", {},
@@ -208,7 +212,7 @@ async function pageForm(command, prefill) {
       el("button", { type: "button", class: "secondary", text: "Save", onclick: saveConfig })),
     status);
   form.addEventListener("change", remember);
-  main.replaceChildren(
+  fill(main,
     el("h1", {}, `${schema.program} ${command}`),
     el("details", {}, el("summary", { text: schema.help }), el("pre", { class: "muted", text: schema.description })),
     form);
@@ -275,8 +279,8 @@ function formField(field, initial, readers) {
 async function renderJobTable(box, limit) {
   const draw = async () => {
     const jobs = await get(`/gui/api/jobs?limit=${limit || 100}`);
-    if (!jobs.length) { box.replaceChildren(el("p", { class: "muted", text: "No jobs yet." })); return; }
-    box.replaceChildren(el("table", { class: "jobs" },
+    if (!jobs.length) { fill(box, el("p", { class: "muted", text: "No jobs yet." })); return; }
+    fill(box, el("table", { class: "jobs" },
       el("tr", {}, ["job", "state", "progress", "created"].map((h) => el("th", { text: h }))),
       jobs.map((job) => el("tr", { "data-job": job.id },
         el("td", {}, el("a", { href: `#/job/${job.id}`, text: job.title || job.id })),
@@ -298,7 +302,7 @@ function progressText(job) {
 
 async function pageJobs() {
   const box = el("div");
-  main.replaceChildren(el("h1", { text: "Jobs" }), box);
+  fill(main, el("h1", { text: "Jobs" }), box);
   await renderJobTable(box, 200);
 }
 
@@ -310,11 +314,11 @@ async function pageJob(id) {
   const results = el("div");
   const logBox = el("pre", { class: "log" });
   const status = el("p", { class: "muted" });
-  main.replaceChildren(head, status, progress, monitorBox, results,
+  fill(main, head, status, progress, monitorBox, results,
     el("h2", { text: "Options" }), valuesTable(job), el("h2", { text: "Log" }), logBox);
   let monitor = null;
   const draw = () => {
-    head.replaceChildren(el("h1", {}, job.title || job.id, " ", stateBadge(job.state)),
+    fill(head, el("h1", {}, job.title || job.id, " ", stateBadge(job.state)),
       el("p", { class: "muted" }, `created ${fmtTime(job.created)}`, job.started ? ` · started ${fmtTime(job.started)}` : "",
         job.finished ? ` · finished ${fmtTime(job.finished)}` : "", job.attempts > 1 ? ` · attempt ${job.attempts}` : ""),
       el("div", { class: "buttons" },
@@ -344,7 +348,7 @@ const isTraining = (job) => job.command === "train" || (job.progress && job.prog
 function drawProgress(box, job) {
   const p = job.progress || {};
   const pct = p.total ? Math.min(100, (100 * p.done) / p.total) : job.state === "done" ? 100 : 0;
-  box.replaceChildren(
+  fill(box,
     el("div", { class: "stage" }, el("b", { text: p.stage || (job.state === "queued" ? "waiting in the queue" : job.state) }),
       p.total ? ` · ${p.done} / ${p.total} ${p.unit || ""}` : p.done ? ` · ${p.done} ${p.unit || ""}` : "",
       p.eta !== null && p.eta !== undefined && job.state === "running" ? ` · ${fmtSeconds(p.eta)} left` : ""),
@@ -360,7 +364,7 @@ function valuesTable(job) {
 }
 
 function drawResults(box, job) {
-  if (job.state !== "done" && job.state !== "failed" && job.state !== "cancelled") { box.replaceChildren(); return; }
+  if (job.state !== "done" && job.state !== "failed" && job.state !== "cancelled") { fill(box); return; }
   if (box.dataset.drawn === job.state) return;
   box.dataset.drawn = job.state;
   const parts = [];
@@ -382,7 +386,7 @@ function drawResults(box, job) {
   const summary = Object.entries(job.result || {}).filter(([, v]) => typeof v !== "object" || v === null);
   if (summary.length) parts.push(el("details", {}, el("summary", { text: "Result" }),
     el("table", {}, summary.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { class: "mono", text: String(v) }))))));
-  box.replaceChildren(el("h2", { text: "Result" }), ...parts);
+  fill(box, el("h2", { text: "Result" }), ...parts);
 }
 
 // A swap's quality report: tools.py evaluate on the swap's own inputs (its workspace holds the faces).
@@ -409,7 +413,7 @@ function trainingMonitor(box, job) {
   const canvas = el("canvas", { class: "losses", width: 600, height: 220 });
   const stats = el("div", { class: "stats" });
   const status = el("span", { class: "muted" });
-  const points = [];
+  const points = new Map();   // iteration -> [iteration, loss A, loss B]
   let previewStamp = null;
   const ask = (what) => async () => {
     try { await post(`/gui/api/jobs/${id}/request/${what}`); message(status, `asked: ${what}`); } catch (err) { message(status, err.message, "error"); }
@@ -422,12 +426,13 @@ function trainingMonitor(box, job) {
   box.append(el("div", { class: "card monitor-card", "data-job": id },
     el("h3", {}, el("a", { href: `#/job/${id}`, text: job.title || id })),
     el("div", { class: "monitor" },
-      el("div", {}, img, el("div", { class: "muted", text: "columns: A, A→A, A→B | B, B→B, B→A" })),
+      el("div", {}, img, el("div", { class: "muted no-preview", text: "the preview appears after the first steps" }),
+        el("div", { class: "muted", text: "columns: A, A→A, A→B | B, B→B, B→A" })),
       el("div", {}, stats, el("div", { class: "legend" }, el("span", { class: "a", text: "— loss A" }), el("span", { class: "b", text: "— loss B" })), canvas, buttons))));
   const api_ = {
     update(j) {
       const p = j.progress || {};
-      stats.replaceChildren(
+      fill(stats,
         stat(p.iteration ?? "–", "iterations"),
         stat(p.loss_a !== null && p.loss_a !== undefined ? p.loss_a.toFixed(4) : "–", "loss A"),
         stat(p.loss_b !== null && p.loss_b !== undefined ? p.loss_b.toFixed(4) : "–", "loss B"),
@@ -441,9 +446,12 @@ function trainingMonitor(box, job) {
       }
       for (const b of buttons.querySelectorAll("button")) b.disabled = j.state !== "running";
     },
-    losses(list) { points.push(...list); drawLosses(canvas, points); },
+    losses(list) {
+      for (const point of list) points.set(point[0], point);
+      drawLosses(canvas, [...points.values()].sort((a, b) => a[0] - b[0]));
+    },
   };
-  get(`/gui/api/jobs/${id}/losses`).then((list) => api_.losses(list)).catch(() => {});
+  drawLosses(canvas, []);
   return api_;
 }
 function stat(value, label) { return el("div", {}, el("b", { text: String(value) }), el("span", { text: label })); }
@@ -479,12 +487,12 @@ function drawLosses(canvas, points) {
 async function pageTraining() {
   const box = el("div");
   const empty = el("p", { class: "muted" }, "No training running. Start one from ", el("a", { href: "#/run/train", text: "the train form" }), ".");
-  main.replaceChildren(el("h1", { text: "Training" }), el("p", { class: "muted", text: "Every training run, live: previews, losses and speed. Several runs can be watched at once." }), box);
+  fill(main, el("h1", { text: "Training" }), el("p", { class: "muted", text: "Every training run, live: previews, losses and speed. Several runs can be watched at once." }), box);
   const monitors = {};
   const streams = [];
   const refresh = async () => {
     const jobs = (await get("/gui/api/jobs?limit=50")).filter((j) => j.command === "train" && (j.state === "running" || j.state === "queued" || Date.now() / 1000 - (j.finished || 0) < 3600));
-    if (!jobs.length && !Object.keys(monitors).length) { box.replaceChildren(empty); return; }
+    if (!jobs.length && !Object.keys(monitors).length) { fill(box, empty); return; }
     if (empty.parentNode) empty.remove();
     for (const job of jobs) {
       if (monitors[job.id]) continue;
@@ -527,8 +535,8 @@ async function pageFaces() {
       current = data.folder;
       if (!alignments.input.value.trim() && data.alignments) alignments.input.value = data.alignments;
       message(status, `${data.faces.length} faces, sorted by ${sort.value}${sort.value === "frame" ? "" : " (the likeliest wrong faces first)"}. Hover for landmarks, click to select.`);
-      grid.replaceChildren(...data.faces.map((face) => faceTile(face)));
-    } catch (err) { message(status, err.message, "error"); grid.replaceChildren(); }
+      fill(grid, ...data.faces.map((face) => faceTile(face)));
+    } catch (err) { message(status, err.message, "error"); fill(grid); }
   }
   function faceTile(face) {
     const img = el("img", { loading: "lazy", alt: face.name, src: `/gui/api/faces/thumb?${q({ folder: current, name: face.name })}` });
@@ -559,7 +567,7 @@ async function pageFaces() {
       message(status, `${out.message} — the PNGs are in ${out.moved_to}`, "ok");
     } catch (err) { message(status, err.message, "error"); }
   });
-  main.replaceChildren(el("h1", { text: "Faces" }),
+  fill(main, el("h1", { text: "Faces" }),
     el("div", { class: "toolbar" },
       el("label", {}, "faces folder", folder.node), el("label", {}, "alignments file", alignments.node),
       el("label", {}, "sort by", sort), el("button", { class: "load", text: "Show faces", onclick: load }), removeButton),
@@ -592,7 +600,7 @@ async function pageTuner() {
   const aligns = pathInput("file", saved.alignments || "", "alignments (default: beside the video)");
   const status = el("p", { class: "muted" });
   const body = el("div");
-  main.replaceChildren(el("h1", { text: "Convert tuner" }),
+  fill(main, el("h1", { text: "Convert tuner" }),
     el("p", { class: "muted", text: "Open a model and a video, pick a frame and try blend settings; the frame re-renders as you change them." }),
     el("div", { class: "toolbar" }, el("label", {}, "model", model.node), el("label", {}, "video", video.node), el("label", {}, "alignments", aligns.node),
       el("button", { class: "open", text: "Open", onclick: open })), status, body);
@@ -600,7 +608,7 @@ async function pageTuner() {
   async function open() {
     sessionStorage.setItem("tuner", JSON.stringify({ model: model.input.value, video: video.input.value, alignments: aligns.input.value }));
     message(status, "Opening (loading the model)…");
-    body.replaceChildren();
+    fill(body);
     try {
       const [info, schema] = await Promise.all([
         post("/gui/api/tuner/open", { model_dir: model.input.value.trim(), input: video.input.value.trim(), alignments: aligns.input.value.trim() || null }),
@@ -680,7 +688,7 @@ async function pageTuner() {
     const output = pathInput("any", video.input.value.replace(/(\.\w+)?$/, "_swapped.mp4"), "output video");
     const configPath = pathInput("any", "convert.toml", "config file");
     const actionStatus = el("p", { class: "muted" });
-    body.replaceChildren(
+    fill(body,
       el("div", { class: "scrub" }, el("button", { class: "secondary", text: "◀ face", onclick: jump(-1) }), slider, number,
         el("button", { class: "secondary", text: "face ▶", onclick: jump(1) })),
       el("div", { class: "tuner-controls" }, controls),
