@@ -1,8 +1,8 @@
 """Swap-quality maths: head pose, expression, temporal stability, background fidelity and identity.
 
 Everything here is plain NumPy/OpenCV on arrays (landmarks in frame pixels, BGR uint8 frames, 128-d
-embeddings), so each figure can be checked on synthetic data with a known answer. ``scripts/tools/evaluate``
-streams the videos and feeds these functions one frame at a time.
+embeddings), so each figure can be checked on synthetic data with a known answer. The evaluate job
+(``lib/jobs/evaluate.py``) streams the videos and feeds these functions one frame at a time.
 """
 from __future__ import annotations
 

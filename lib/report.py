@@ -1,7 +1,7 @@
 """The evaluation report: ``report.json`` (every figure), a self-contained ``report.html`` (plots embedded as
 base64 PNG data URIs, so the one file can be mailed or opened offline) and a one-screen terminal summary.
 
-The report is a plain dict built by ``scripts/tools/evaluate.py``::
+The report is a plain dict built by the evaluate job (``lib/jobs/evaluate.py``)::
 
     {"format": "faceswap-evaluate", "version": 1, "inputs": {...}, "summary": {...},
      "frames": [{"index", "name", "face": {"original", "swapped"}, "identity": {name: distance},
