@@ -17,14 +17,18 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from lib.errors import FaceswapError
 from lib.faces import align_matrix
 from lib.fileio import atomic_path, backup
 from lib.masks import MasksOnRead
+from lib.validate import (MAX_COORD, Count, FaceGeometry, Label, PlainName, Schema, Text, Whole, bad_geometry,
+                          check, load_json)
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +73,11 @@ class Face:
         return out
 
     @classmethod
-    def from_json(cls, data: dict, where: str) -> "Face":
-        try:
-            box = np.asarray(data["box"], np.int64)
-            landmarks = np.asarray(data["landmarks"], np.float32)
-            matrix = np.asarray(data["matrix"], np.float64)
-            identity = data.get("identity")
-            identity = None if identity is None else np.asarray(identity, np.float32)
-            masks = StoredMasks({str(k): _check_mask(v) for k, v in (data.get("masks") or {}).items()})
-            face = cls(box, landmarks, float(data.get("score", 1.0)), str(data.get("detector", "")), identity, masks)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{where}: bad face entry ({err})") from None
-        if box.shape != (4,) or landmarks.shape != (68, 2) or matrix.shape != (2, 3):
-            raise ValueError(f"{where}: box must have 4 numbers, landmarks 68 points, matrix 2x3")
-        if not (np.isfinite(landmarks).all() and np.isfinite(matrix).all()):
-            raise ValueError(f"{where}: landmarks or matrix hold NaN/inf")
-        if identity is not None and identity.shape != (128,):
-            raise ValueError(f"{where}: identity must have 128 numbers")
-        face.matrix = matrix
+    def from_entry(cls, entry: "FaceEntry") -> "Face":
+        """A face from its validated file entry (see :class:`FaceEntry`)."""
+        face = cls(np.asarray(entry.box, np.int64), np.asarray(entry.landmarks, np.float32), entry.score,
+                   entry.detector, entry.identity_array(), StoredMasks(dict(entry.masks)))
+        face.matrix = entry.matrix
         return face
 
 
@@ -103,13 +94,6 @@ def _mask_items(masks):
     return masks.raw_items() if isinstance(masks, StoredMasks) else masks.items()
 
 
-def _check_mask(text) -> str:
-    """Cheap load-time validation of an encoded mask: base64 text holding a PNG."""
-    if not isinstance(text, str) or not base64.b64decode(text[:16], validate=True).startswith(b"\x89PNG"):
-        raise ValueError("mask is not a base64 PNG")
-    return text
-
-
 def _encode_mask(mask) -> str:
     if isinstance(mask, str):
         return mask
@@ -119,10 +103,72 @@ def _encode_mask(mask) -> str:
 
 
 def _decode_mask(text: str) -> np.ndarray:
+    """A stored mask, checked on load to be a small PNG (``_mask_text``), so decoding it is safe."""
     mask = cv2.imdecode(np.frombuffer(base64.b64decode(text, validate=True), np.uint8), cv2.IMREAD_GRAYSCALE)
     if mask is None:
-        raise ValueError("mask is not a PNG")
+        raise FaceswapError("a stored mask in the alignments file is not a PNG: run 'tools.py mask' to redraw it")
     return mask
+
+
+# ---------------------------------------------------------------------------------------------- the schema
+MAX_MASK = 1024          # px: stored masks are 64-256 px
+MAX_FACES_PER_FRAME = 1000
+
+
+def _mask_text(text: str) -> str:
+    """Load-time check of an encoded mask without decoding it: base64 of a PNG no larger than MAX_MASK."""
+    try:
+        head = base64.b64decode(text[:44], validate=True)
+    except ValueError:
+        raise ValueError("mask is not base64 text") from None
+    if not head.startswith(b"\x89PNG\r\n\x1a\n") or len(head) < 24:
+        raise ValueError("mask is not a PNG")
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if not (0 < width <= MAX_MASK and 0 < height <= MAX_MASK):
+        raise ValueError(f"mask is {width}x{height} px, masks are at most {MAX_MASK} px")
+    return text
+
+
+MaskText = Annotated[str, Field(strict=True, max_length=1 << 20), AfterValidator(_mask_text)]
+Box = tuple[Whole, Whole, Annotated[int, Field(strict=True, ge=0, le=int(MAX_COORD))],
+            Annotated[int, Field(strict=True, ge=0, le=int(MAX_COORD))]]
+
+
+class FaceEntry(FaceGeometry):
+    """One face in the file: box (x, y, w, h), landmarks, matrix, identity, encoded masks."""
+    box: Box
+    masks: Annotated[dict[Label, MaskText], Field(max_length=32)] = {}
+
+
+class SourceEntry(Schema):
+    """What the file was made from; cross-checked against the input by :func:`check_source`."""
+    model_config = ConfigDict(extra="allow")
+    path: Text = ""
+    frame_count: Count | None = None
+    fps: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=10000)] | None = None
+    width: Annotated[int, Field(strict=True, gt=0, le=int(MAX_COORD))] | None = None
+    height: Annotated[int, Field(strict=True, gt=0, le=int(MAX_COORD))] | None = None
+
+    @model_validator(mode="after")
+    def _scalars_only(self):
+        for key, value in (self.model_extra or {}).items():
+            if not isinstance(value, (str, int, float, bool, type(None))) or len(key) > 64:
+                raise ValueError(f"source.{key[:64]} must be a plain value")
+        return self
+
+
+class MaskEntry(Schema):
+    size: Annotated[int, Field(strict=True, ge=16, le=MAX_MASK)] = 128
+    centering: Literal["face", "head"] = "face"
+
+
+class Document(Schema):
+    """The whole file; its version is checked first, so a newer file says 'update faceswap' instead."""
+    format: Literal["faceswap-alignments"]
+    version: Annotated[int, Field(strict=True, ge=0)]
+    source: SourceEntry = SourceEntry()
+    mask: MaskEntry = MaskEntry()
+    frames: dict[PlainName, Annotated[list[FaceEntry], Field(max_length=MAX_FACES_PER_FRAME)]]
 
 
 class Alignments:
@@ -178,27 +224,31 @@ class Alignments:
             raise FaceswapError(f"alignments file not found: {path} (run 'faceswap.py extract' first, or pass -p)")
         hint = "restore its .bak copy or run extract again"
         try:
-            doc = json.loads(path.read_bytes())
-        except (ValueError, UnicodeDecodeError) as err:
-            raise FaceswapError(f"alignments file {path} is corrupt ({err}): {hint}") from None
+            raw = path.read_bytes()
         except OSError as err:
             raise FaceswapError(f"cannot read alignments file {path}: {err.strerror}") from None
+        doc = load_json(raw, f"alignments file {path}", hint)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise FaceswapError(f"{path} is not a faceswap alignments file: {hint}")
-        if not isinstance(doc.get("version"), int) or doc["version"] > VERSION:
-            raise FaceswapError(f"alignments file {path} has version {doc.get('version')}, this faceswap reads "
-                                f"up to {VERSION}: update faceswap")
-        frames = doc.get("frames")
-        if not isinstance(frames, dict):
+        version = doc.get("version")
+        if type(version) is not int or version < 0:
+            raise FaceswapError(f"alignments file {path} is corrupt (version {version!r} is not a whole number): "
+                                f"{hint}")
+        if version > VERSION:
+            raise FaceswapError(f"alignments file {path} has version {version}, this faceswap reads up to "
+                                f"{VERSION}: update faceswap")
+        if not isinstance(doc.get("frames"), dict):
             raise FaceswapError(f"alignments file {path} has no 'frames' table: {hint}")
-        out = cls(doc.get("source"), doc.get("mask"))
-        try:
-            for name, faces in frames.items():
-                if not isinstance(faces, list):
-                    raise ValueError(f"frame {name}: faces must be a list")
-                out.frames[name] = [Face.from_json(face, f"frame {name} face {i}") for i, face in enumerate(faces)]
-        except ValueError as err:
-            raise FaceswapError(f"alignments file {path} is corrupt ({err}): {hint}") from None
+        valid = check(Document, doc, f"alignments file {path}", hint)
+        out = cls(valid.source.model_dump(exclude_none=True), valid.mask.model_dump())
+        out.frames = {name: [Face.from_entry(face) for face in faces] for name, faces in valid.frames.items()}
+        where = [(name, i) for name, faces in out.frames.items() for i in range(len(faces))]
+        faces = [face for faces in out.frames.values() for face in faces]
+        bad = bad_geometry(np.array([f.landmarks for f in faces]).reshape(-1, 68, 2),
+                           np.array([f.matrix for f in faces]).reshape(-1, 2, 3))
+        if bad:
+            name, i = where[bad[0]]
+            raise FaceswapError(f"alignments file {path} is corrupt (frames[{name!r}][{i}]: {bad[1]}): {hint}")
         return out
 
 

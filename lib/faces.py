@@ -12,12 +12,15 @@ import json
 import struct
 import zlib
 from pathlib import Path
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
 from lib.errors import FaceswapError
 from lib.fileio import atomic_write_bytes
+from lib.validate import Count, FaceGeometry, PlainName, Text, bad_geometry, check, load_json
 
 # Mean of 361 dlib 68-point shapes (faces of several people), Procrustes-aligned on the inner points,
 # made left/right symmetric, normalised so the inner 51 points span [0, 1].
@@ -150,40 +153,84 @@ def face_meta(face, source: str, frame: str, frame_index: int, face_index: int, 
             "detector": face.detector, "score": round(float(face.score), 4)}
 
 
+# A face's metadata is ~3 KB of JSON; these caps stop a hostile PNG from making us read or inflate much more.
+MAX_META_BYTES = 1 << 20
+MAX_CHUNKS_BEFORE_IMAGE = 256
+
+
+class FaceMeta(FaceGeometry):
+    """The schema of a face PNG's metadata (see :func:`face_meta`); unknown keys are passed through unread."""
+    version: Annotated[int, Field(strict=True, ge=0)]
+    source: Text = ""
+    frame: PlainName | None = None
+    frame_index: Count | None = None
+    face_index: Annotated[int, Field(strict=True, ge=0, le=100000)] | None = None
+    size: Annotated[int, Field(strict=True, ge=1, le=65535)] | None = None
+    centering: Literal["face", "head"] = "face"
+
+
 def read_face_meta(path) -> dict | None:
-    """The faceswap metadata of a face PNG, or None if the PNG has none (a plain image)."""
+    """The faceswap metadata of a face PNG, validated, or None if the PNG has none (a plain image).
+
+    Only the chunks before the image data are looked at, and only ours is read into memory (with a cap on its
+    size before and after inflating), so a hostile PNG costs no more than a real one."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(8)
             if head != b"\x89PNG\r\n\x1a\n":
                 return None
-            while True:
+            for _ in range(MAX_CHUNKS_BEFORE_IMAGE):
                 header = handle.read(8)
                 if len(header) < 8:
                     return None
                 length, kind = struct.unpack(">I4s", header)
                 if kind == b"IDAT" or kind == b"IEND":
                     return None
-                data = handle.read(length)
-                handle.read(4)
-                if kind == b"iTXt" and data.startswith(_PNG_KEY + b"\x00"):
-                    return _decode_meta(data, path)
+                if kind != b"iTXt" or length < len(_PNG_KEY) + 1:
+                    handle.seek(length + 4, 1)
+                    continue
+                if handle.read(len(_PNG_KEY) + 1) != _PNG_KEY + b"\x00":
+                    handle.seek(length - len(_PNG_KEY) - 1 + 4, 1)
+                    continue
+                if length > MAX_META_BYTES:
+                    raise FaceswapError(f"face {path} has a faceswap metadata chunk of {length} bytes, far more "
+                                        f"than faceswap writes: it is not a face written by faceswap; re-extract it")
+                return _decode_meta(handle.read(length - len(_PNG_KEY) - 1), path)
+            return None
     except OSError as err:
         raise FaceswapError(f"cannot read face {path}: {err.strerror}") from err
 
 
-def _decode_meta(data: bytes, path) -> dict:
-    body = data[len(_PNG_KEY) + 1:]
-    compressed, rest = body[0], body[2:]
-    # rest = language tag \0 translated keyword \0 text
-    text = rest.split(b"\x00", 2)[2]
-    try:
-        meta = json.loads(zlib.decompress(text) if compressed else text)
-    except (zlib.error, ValueError) as err:
-        raise FaceswapError(f"face {path} has corrupt faceswap metadata: re-extract it") from err
-    if not isinstance(meta, dict) or meta.get("version", 0) > FACE_META_VERSION:
-        raise FaceswapError(f"face {path} was written by a newer faceswap (metadata version "
-                            f"{meta.get('version') if isinstance(meta, dict) else '?'}): update faceswap")
+def _decode_meta(body: bytes, path) -> dict:
+    """``body``: our iTXt chunk after its keyword (compression flag, method, language, NUL, keyword, NUL, text)."""
+    hint = "re-extract it (or run 'tools.py alignments -j extract')"
+    parts = body[2:].split(b"\x00", 2)
+    if len(body) < 2 or body[0] not in (0, 1) or len(parts) != 3:
+        raise FaceswapError(f"face {path} has corrupt faceswap metadata (damaged chunk): {hint}")
+    text = parts[2]
+    if body[0]:
+        inflater = zlib.decompressobj()
+        try:
+            text = inflater.decompress(text, MAX_META_BYTES)
+        except zlib.error:
+            raise FaceswapError(f"face {path} has corrupt faceswap metadata (does not inflate): {hint}") from None
+        if inflater.unconsumed_tail:
+            raise FaceswapError(f"face {path} has faceswap metadata inflating to over {MAX_META_BYTES} bytes, far "
+                                f"more than faceswap writes: {hint}")
+    meta = load_json(text, f"faceswap metadata of face {path}", hint)
+    if not isinstance(meta, dict):
+        raise FaceswapError(f"face {path} has corrupt faceswap metadata (not a JSON object): {hint}")
+    version = meta.get("version")
+    if type(version) is not int or version < 0:
+        raise FaceswapError(f"face {path} has corrupt faceswap metadata (version {version!r} is not a whole "
+                            f"number): {hint}")
+    if version > FACE_META_VERSION:
+        raise FaceswapError(f"face {path} was written by a newer faceswap (metadata version {version}, this one "
+                            f"reads up to {FACE_META_VERSION}): update faceswap")
+    valid = check(FaceMeta, meta, f"faceswap metadata of face {path}", hint)
+    bad = bad_geometry(np.asarray(valid.landmarks, np.float64)[None], np.asarray(valid.matrix, np.float64)[None])
+    if bad:
+        raise FaceswapError(f"faceswap metadata of face {path} is corrupt ({bad[1]}): {hint}")
     return meta
 
 

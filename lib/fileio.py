@@ -1,9 +1,12 @@
-"""Atomic writes: a temp file beside the target, fsync, then rename, so a crash never leaves half a file."""
+"""Safe file handling: atomic writes (a temp file beside the target, fsync, rename, so a crash never leaves half
+a file), temp files a killed run left behind, and names read from files kept inside their folder."""
 import contextlib
 import errno
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from lib.errors import FaceswapError
@@ -22,6 +25,87 @@ def _explain(err: OSError, path: Path) -> FaceswapError:
     return FaceswapError(f"cannot write {path}: {err.strerror or err}")
 
 
+def safe_child(folder, name) -> Path:
+    """``folder / name`` for a ``name`` read from a file, refused (one FaceswapError) unless it stays inside
+    ``folder``: no separators, ``..``, absolute paths, NUL or control characters, and no link that leads out."""
+    from lib.validate import plain_name
+    folder = Path(folder)
+    try:
+        plain_name(name)
+    except ValueError as err:
+        raise FaceswapError(f"refusing to use a name read from a file: {err}; nothing outside {folder} is "
+                            f"touched") from None
+    path = folder / name
+    if path.is_symlink() or path.exists():
+        try:
+            inside = path.resolve().is_relative_to(folder.resolve())
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
+            raise FaceswapError(f"refusing to use {path}: it is a link to a place outside {folder}")
+    return path
+
+
+# Temp files are named ``.<target name>.<pid>-<random><suffix>``: hidden, and traceable to the process that
+# made them, so a later run can remove those of a process that was killed (kill -9 skips every cleanup).
+_TEMP = re.compile(r"^\.(?P<target>.+)\.(?P<pid>\d+)-[A-Za-z0-9_]+(\.\w+)?$")
+
+
+def temp_prefix(path) -> str:
+    """Prefix of the temp files made for ``path`` by this process (see :func:`remove_stale_temps`)."""
+    return f".{Path(path).name}.{os.getpid()}-"
+
+
+def remove_stale_temps(folder, min_age_s: float = 2.0) -> int:
+    """Delete the temp files in ``folder`` whose process is gone (a killed run's leftovers); returns how many.
+    Temps of a live process, or younger than ``min_age_s`` (a process of another machine sharing the folder),
+    are kept."""
+    folder = Path(folder)
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    now = time.time()
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if not match or _alive(int(match.group("pid"))):
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < min_age_s:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def temp_dir(near) -> Path:
+    """A new hidden temp folder beside ``near`` (a file or folder to be written), named so that
+    :func:`remove_stale_temps` cleans it up if this process is killed; the caller removes it when done."""
+    near = Path(near)
+    try:
+        return Path(tempfile.mkdtemp(prefix=temp_prefix(near), dir=near.parent))
+    except OSError as err:
+        raise _explain(err, near) from err
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temp path beside ``path``; on success it replaces ``path``, on any error it is removed."""
@@ -29,7 +113,7 @@ def atomic_path(path, suffix: str | None = None):
     if not path.parent.is_dir():
         raise FaceswapError(f"cannot write {path}: folder {path.parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix or path.suffix or ".tmp", dir=path.parent)
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the user's usual permissions
         os.close(fd)
     except OSError as err:

@@ -114,6 +114,7 @@ def probe(path) -> VideoInfo:
         raise FaceswapError(f"cannot read video {path}: {reason} (is it a truncated or non-video file? "
                             f"try 'tools.py effmpeg -a reencode')")
     width, height = int(video.group(2)), int(video.group(3))
+    check_pixels(width, height, f"video {path}")
     rotation = re.search(r"rotation of (-?[\d.]+) degrees", err)
     if rotation and round(abs(float(rotation.group(1)))) % 180 == 90:
         width, height = height, width
@@ -184,16 +185,73 @@ def read_frame(path, index: int, info: VideoInfo | None = None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- images
+# Images and video frames over this many pixels are refused before they are decoded: a small file can claim a
+# huge picture (a PNG of 875 KB decodes to 30000x30000, 2.7 GB). 100 Mpx is above any camera or 8K frame.
+MAX_PIXELS_ENV = "FACESWAP_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+# OpenCV's own check (for headers Pillow cannot read) reads this once, at the first decode.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DEFAULT_MAX_PIXELS))
+
+
+def max_pixels() -> int:
+    """The pixel limit: ``$FACESWAP_MAX_IMAGE_PIXELS`` (e.g. 250e6) or DEFAULT_MAX_PIXELS."""
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(float(text))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise FaceswapError(f"{MAX_PIXELS_ENV}={text!r} is not a positive number of pixels (e.g. 250e6)")
+    return value
+
+
+def check_pixels(width: int, height: int, what) -> None:
+    """Refuse a picture of ``width`` x ``height`` over the pixel limit, before anything is decoded."""
+    limit = max_pixels()
+    if width <= 0 or height <= 0 or width * height > limit:
+        raise FaceswapError(f"{what} is {width}x{height} pixels, over the limit of {limit / 1e6:g} Mpx: scale it "
+                            f"down, or raise the limit with {MAX_PIXELS_ENV} if you trust the file")
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from an image file's header without decoding it; None if the header is unknown."""
+    import io
+    import warnings
+
+    from PIL import Image
+    Image.MAX_IMAGE_PIXELS = None   # our own limit (check_pixels) applies, whatever the format
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                return image.size
+    except Exception:  # noqa: BLE001 - a header Pillow cannot parse: OpenCV decides, under its own limit below
+        return None
+
+
 def read_image(path) -> np.ndarray:
-    """Read any image as 8-bit BGR: grayscale is expanded, alpha is dropped, 16-bit is scaled down."""
+    """Read any image as 8-bit BGR: grayscale is expanded, alpha is dropped, 16-bit is scaled down.
+
+    The size in the file's header is checked against the pixel limit before the pixels are decoded."""
     path = Path(path)
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as err:
         raise FaceswapError(f"cannot read image {path}: {err.strerror}") from err
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    size = image_size(data.tobytes()) if data.size else None
+    if size is not None:
+        check_pixels(*size, f"image {path}")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error:
+        image = None   # OpenCV's own pixel limit, for a header Pillow could not read
     if image is None:
         raise FaceswapError(f"cannot read image {path}: not an image or the file is corrupt")
+    check_pixels(image.shape[1], image.shape[0], f"image {path}")
     return to_bgr8(image)
 
 
@@ -215,7 +273,9 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
 def list_images(folder) -> list[Path]:
     """Image files of ``folder`` in natural order (frame_2 before frame_10)."""
     folder = Path(folder)
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    # Hidden files are skipped: temp files of an interrupted write (lib/fileio.py) are never frames or faces.
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")
+             and p.is_file()]
     return sorted(files, key=_natural_key)
 
 

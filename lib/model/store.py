@@ -19,16 +19,20 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
 from lib.errors import FaceswapError
 from lib.fileio import atomic_path
+from lib.validate import Count, Finite, Label, Schema, Text, check, load_json
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,35 @@ VERSION = 1
 MODEL_FILE = "model.npz"
 BACKUP_SUFFIX = ".bak"
 SNAPSHOTS = "snapshots"
+_SNAPSHOT = re.compile(r"^model_(\d{1,12})\.npz$")
+MAX_META_BYTES = 16 << 20   # the meta JSON: a few KB plus ~40 bytes of loss history per save
+MAX_ARRAYS = 20000
+
+Size = Annotated[int, Field(strict=True, ge=8, le=4096)]
+Shape = Annotated[list[Annotated[int, Field(strict=True, ge=0, le=1 << 31)]], Field(max_length=8)]
+Setting = Annotated[str, Field(max_length=1024)] | int | float | bool | None
+
+
+class ModelMeta(Schema):
+    """The schema of a model file's ``meta`` (see the module docstring); unknown keys are passed through."""
+    format: Literal["faceswap-model"]
+    version: Annotated[int, Field(strict=True, ge=0)]
+    plugin: Label
+    settings: Annotated[dict[Label, Setting], Field(max_length=256)]
+    iterations: Count
+    input_size: Size
+    output_size: Size
+    centering: Literal["face", "head"] = "face"
+    coverage: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1)] = 1.0
+    learns_mask: bool = False
+    weights: Annotated[list[Shape], Field(max_length=MAX_ARRAYS)] = []
+    optimizer_state: Annotated[list[Shape], Field(max_length=MAX_ARRAYS)] = []
+    history: Annotated[list[tuple[Count, Finite, Finite]], Field(max_length=10_000_000)] = []
+    loss: Label | None = None
+    precision: Label | None = None
+    parameters: Count | None = None
+    saved_at: Label | None = None
+    last_egs: Finite | None = None
 
 
 def model_file(model_dir) -> Path:
@@ -53,6 +86,11 @@ def save(model_dir, meta: dict, weights: list[np.ndarray], optimizer: list[np.nd
          keep_backup: bool = True) -> Path:
     """Write the model atomically; the previous save becomes ``model.npz.bak``."""
     model_dir = Path(model_dir)
+    bad = first_non_finite(weights)
+    if bad is not None:
+        raise FaceswapError(f"the weights became NaN/inf by iteration {meta.get('iterations', '?')} (weight {bad}), "
+                            f"so they were not saved; {_last_good(model_dir)}: lower --learning-rate or train "
+                            f"with --no-mixed")
     model_dir.mkdir(parents=True, exist_ok=True)
     target = model_file(model_dir)
     _remove_stale_temps(model_dir)
@@ -68,6 +106,23 @@ def save(model_dir, meta: dict, weights: list[np.ndarray], optimizer: list[np.nd
         if keep_backup and target.is_file():
             _link_replace(target, target.with_name(target.name + BACKUP_SUFFIX))
     return target
+
+
+def first_non_finite(arrays) -> int | None:
+    """Index of the first array holding NaN or inf, else None (a run that blew up)."""
+    for i, array in enumerate(arrays):
+        array = np.asarray(array)
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            return i
+    return None
+
+
+def _last_good(model_dir: Path) -> str:
+    """What is on disk now, in words, for the message of a run that blew up."""
+    try:
+        return f"the last good save (iteration {read_meta(model_dir)['iterations']}) is kept"
+    except FaceswapError:
+        return "nothing was saved"
 
 
 def _remove_stale_temps(model_dir: Path) -> None:
@@ -102,16 +157,27 @@ def snapshot(model_dir) -> Path:
     return target
 
 
+def snapshot_iteration(path) -> int | None:
+    """The iteration of a snapshot file named ``model_<iterations>.npz``; None for any other name."""
+    match = _SNAPSHOT.match(Path(path).name)
+    return int(match.group(1)) if match else None
+
+
 def list_snapshots(model_dir) -> list[Path]:
+    """The snapshots of ``model_dir`` in iteration order; files of other names (``model_6 (copy).npz``) are not
+    snapshots and are left out."""
     folder = Path(model_dir) / SNAPSHOTS
-    files = folder.glob("model_*.npz") if folder.is_dir() else []
-    return sorted(files, key=lambda p: int(p.stem.split("_")[1]) if p.stem.split("_")[1].isdigit() else -1)
+    files = [p for p in folder.iterdir() if snapshot_iteration(p) is not None and p.is_file()] \
+        if folder.is_dir() else []
+    return sorted(files, key=snapshot_iteration)
 
 
-def restore(model_dir, source: Path | None = None) -> Path:
+def restore(model_dir, source: Path | None = None) -> str:
     """Put the backup (or the file ``source``, e.g. a snapshot) back as the model, after checking it loads.
 
-    The current model is kept as ``model.npz.bak`` so a restore can itself be undone.
+    The current model is kept as ``model.npz.bak`` so a restore can itself be undone; a current model that is
+    itself broken is kept as ``model.npz.corrupt`` instead (the backup is not overwritten with it).
+    Returns what became of the model that was replaced, in words.
     """
     model_dir = Path(model_dir)
     source = Path(source) if source else model_file(model_dir).with_name(MODEL_FILE + BACKUP_SUFFIX)
@@ -119,15 +185,18 @@ def restore(model_dir, source: Path | None = None) -> Path:
         raise FaceswapError(f"nothing to restore: {source} not found (list snapshots with 'tools.py model -j info')")
     _read(source)  # raises a clear error if the backup itself is broken
     target = model_file(model_dir)
+    replaced = "there was no model to replace"
     with atomic_path(target) as tmp:
         shutil.copy2(source, tmp)
         if target.is_file():
             try:
                 _read(target)
                 _link_replace(target, target.with_name(target.name + BACKUP_SUFFIX))
+                replaced = f"the model it replaced is now {MODEL_FILE}{BACKUP_SUFFIX}"
             except FaceswapError:
-                pass  # the current model is broken: nothing worth keeping
-    return target
+                _link_replace(target, target.with_name(target.name + ".corrupt"))
+                replaced = f"the model it replaced was broken and is kept as {MODEL_FILE}.corrupt"
+    return replaced
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -135,32 +204,65 @@ def _hint(model_dir: Path) -> str:
     return f"restore the backup with 'tools.py model -j restore -m {model_dir}' or train a new model"
 
 
-def _read(path: Path, arrays: bool = True):
-    """Meta (and arrays) of a model file; every problem becomes one FaceswapError naming the file."""
+def _read(path: Path, arrays: bool = True, finite: bool = True):
+    """Meta (and arrays) of a model file; every problem becomes one FaceswapError naming the file.
+
+    The meta is validated (types, ranges, sizes) before any array is read, each array's stored size must match
+    the shape the meta declares (so a small file cannot inflate into a huge one), and with ``finite`` weights
+    holding NaN/inf (a run that blew up, which would convert to black faces) are refused."""
+    hint = _hint(path.parent)
+    what = f"model file {path}"
     try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > 2 * MAX_ARRAYS + 1:
+                raise ValueError(f"{len(members)} arrays")
+            # we save uncompressed: a member that inflates far beyond its stored bytes is a zip bomb
+            if any(info.file_size > 20 * info.compress_size + (64 << 10) for info in members):
+                raise ValueError("an array inflates far beyond its stored size")
+            sizes = {info.filename: info.file_size for info in members}
+            if sizes.get("meta.npy", MAX_META_BYTES + 1) > MAX_META_BYTES:
+                raise ValueError("no meta" if "meta.npy" not in sizes else "meta too large")
         with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(bytes(archive["meta"]).decode())
+            raw = archive["meta"]
+            if raw.dtype != np.uint8 or raw.ndim != 1:
+                raise ValueError("meta is not JSON text")
+            meta = load_json(raw.tobytes(), what, hint)
             if not isinstance(meta, dict) or meta.get("format") != FORMAT:
                 raise ValueError("not a faceswap model")
+            version = meta.get("version")
+            if type(version) is not int or version < 0:
+                raise FaceswapError(f"{what} is corrupt (version {version!r} is not a whole number): {hint}")
+            if version > VERSION:
+                raise FaceswapError(f"{what} has version {version}, this faceswap reads up to {VERSION}: update "
+                                    f"faceswap")
+            valid = check(ModelMeta, meta, what, hint)
             if not arrays:
                 return meta, [], []
-            weights = [archive[f"w{i:04d}"] for i in range(len(meta["weights"]))]
-            optimizer = [archive[f"o{i:04d}"] for i in range(len(meta.get("optimizer_state", [])))]
+            weights = [_array(archive, sizes, f"w{i:04d}", shape) for i, shape in enumerate(valid.weights)]
+            optimizer = [_array(archive, sizes, f"o{i:04d}", shape) for i, shape in enumerate(valid.optimizer_state)]
     except FileNotFoundError:
         raise FaceswapError(f"model file not found: {path}") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise FaceswapError(f"model file {path} is corrupt or not a faceswap model ({err}): "
-                            f"{_hint(path.parent)}") from None
-    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
-        raise FaceswapError(f"model file {path} has version {meta.get('version')}, this faceswap reads up to "
-                            f"{VERSION}: update faceswap")
-    for key in ("plugin", "settings", "iterations", "input_size", "output_size"):
-        if key not in meta:
-            raise FaceswapError(f"model file {path} is corrupt (meta has no '{key}'): {_hint(path.parent)}")
-    for i, (w, shape) in enumerate(zip(weights, meta["weights"])):
+        raise FaceswapError(f"model file {path} is corrupt or not a faceswap model ({err}): {hint}") from None
+    for i, (w, shape) in enumerate(zip(weights, valid.weights)):
         if list(w.shape) != shape or not np.issubdtype(w.dtype, np.floating):
-            raise FaceswapError(f"model file {path} is corrupt (weight {i} has shape {w.shape}): {_hint(path.parent)}")
+            raise FaceswapError(f"model file {path} is corrupt (weight {i} has shape {w.shape}): {hint}")
+    bad = first_non_finite(weights) if finite else None
+    if bad is not None:
+        raise FaceswapError(f"model file {path} holds NaN/inf weights (weight {bad}; a training run that blew up "
+                            f"and would swap in black faces): {hint}")
     return meta, weights, optimizer
+
+
+def _array(archive, sizes: dict, name: str, shape: list) -> np.ndarray:
+    """One array of the archive, read only after its stored size is checked against its declared shape."""
+    stored = sizes.get(f"{name}.npy")
+    if stored is None:
+        raise KeyError(f"array {name} is missing")
+    if stored > int(np.prod(shape, dtype=np.float64)) * 8 + 4096:
+        raise ValueError(f"array {name} holds more than its declared shape {shape}")
+    return archive[name]
 
 
 def _check_dir(model_dir: Path) -> Path:
@@ -176,9 +278,10 @@ def _check_dir(model_dir: Path) -> Path:
     return path
 
 
-def read_file(path) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
-    """Meta, weights and optimizer state of one model file (``model.npz``, its backup or a snapshot)."""
-    return _read(Path(path))
+def read_file(path, finite: bool = True) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
+    """Meta, weights and optimizer state of one model file (``model.npz``, its backup or a snapshot).
+    ``finite=False`` also returns weights holding NaN/inf (to report them) instead of refusing them."""
+    return _read(Path(path), finite=finite)
 
 
 def read_meta(model_dir) -> dict:

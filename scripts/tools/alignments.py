@@ -135,7 +135,9 @@ def _frame_files(args, names: list[str]) -> list[Path]:
     if not folder.is_dir():
         raise FaceswapError(f"-j {args.job} --move-to moves frame files, but -i {folder} is not a folder of frames "
                             f"(turn a video into frames with 'tools.py effmpeg -a extract')")
-    return [folder / name for name in names if (folder / name).is_file()]
+    from lib.fileio import safe_child
+    paths = [safe_child(folder, name) for name in names]   # names come from the file: never outside -i
+    return [path for path in paths if path.is_file()]
 
 
 def _rewrite_faces(jobs: list[tuple]) -> None:
@@ -365,6 +367,12 @@ def _rename(args, alignments, path) -> None:
         else:
             stem = args.stem or name[: name.rfind("_")]
             mapping[name] = frame_name(stem, new_index)
+    from lib.validate import plain_name
+    for new in mapping.values():
+        try:
+            plain_name(new)
+        except ValueError as err:
+            raise FaceswapError(f"rename: the new frame names would not be plain file names ({err}): check --stem")
     if len(set(mapping.values())) != len(mapping):
         raise FaceswapError("the new names would collide (two frames with one name): check --stem/--offset")
     faces = faceset.scan(args.faces, need_meta=True, recursive=True) if args.faces else []

@@ -45,7 +45,7 @@ def _info(args, store) -> int:
     if args.json:
         out = {key: value for key, value in meta.items() if key not in ("weights", "optimizer_state")}
         out["backup"] = backup.is_file()
-        out["snapshots"] = [int(p.stem.split("_")[1]) for p in snaps]
+        out["snapshots"] = [store.snapshot_iteration(p) for p in snaps]
         print(json.dumps(out, indent=1))
         return 0
     history = meta.get("history") or []
@@ -67,7 +67,7 @@ def _info(args, store) -> int:
             lines.append(f"backup       {backup.name} at iteration {store.read_file(backup)[0]['iterations']}")
         except FaceswapError:
             lines.append(f"backup       {backup.name} is corrupt")
-    lines.append("snapshots    " + (", ".join(p.stem.split("_")[1] for p in snaps) if snaps else "none"))
+    lines.append("snapshots    " + (", ".join(str(store.snapshot_iteration(p)) for p in snaps) if snaps else "none"))
     print("\n".join(lines))
     return 0
 
@@ -79,16 +79,15 @@ def _restore(args, store) -> int:
     if args.snapshot is not None:
         source = Path(args.model_dir) / store.SNAPSHOTS / f"model_{args.snapshot}.npz"
         if not source.is_file():
-            have = [p.stem.split("_")[1] for p in store.list_snapshots(args.model_dir)]
+            have = [str(store.snapshot_iteration(p)) for p in store.list_snapshots(args.model_dir)]
             raise FaceswapError(f"no snapshot at iteration {args.snapshot} in {args.model_dir}: "
                                 f"have {', '.join(have) if have else 'none'}")
     if not Path(args.model_dir).is_dir():
         raise FaceswapError(f"model folder not found: {args.model_dir}")
-    store.restore(args.model_dir, source)
+    replaced = store.restore(args.model_dir, source)
     meta = store.read_meta(args.model_dir)
-    log.info("restored %s to iteration %d from %s (the model it replaced is now %s%s)", args.model_dir,
-             meta["iterations"], source or store.MODEL_FILE + store.BACKUP_SUFFIX, store.MODEL_FILE,
-             store.BACKUP_SUFFIX)
+    log.info("restored %s to iteration %d from %s (%s)", args.model_dir, meta["iterations"],
+             source or store.MODEL_FILE + store.BACKUP_SUFFIX, replaced)
     return 0
 
 
@@ -96,7 +95,7 @@ def _nan_scan(args, store) -> int:
     import numpy as np
     path = store.model_file(args.model_dir)
     store.read_meta(args.model_dir)  # clear errors for a missing or corrupt model
-    _meta, weights, optimizer = store.read_file(path)
+    _meta, weights, optimizer = store.read_file(path, finite=False)
     bad = [(f"weight {i}", int((~np.isfinite(w)).sum()), w.size) for i, w in enumerate(weights)
            if not np.isfinite(w).all()]
     bad += [(f"optimizer state {i}", int((~np.isfinite(o)).sum()), o.size) for i, o in enumerate(optimizer)
