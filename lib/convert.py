@@ -125,8 +125,6 @@ def paste(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, mat: np.ndarray
     back = back.copy()
     back[:, 2] -= (x0, y0)
     dsize = (x1 - x0, y1 - y0)
-    new = cv2.warpAffine(crop, back, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(mask, back, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     face = np.clip(crop * 255.0 + 0.5, 0, 255).astype(np.uint8)
     new = cv2.warpAffine(face, back, dsize, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(np.asarray(mask, np.float32), back, dsize, flags=cv2.INTER_LINEAR,
@@ -166,8 +164,6 @@ class Item:
     masks: list = field(default_factory=list)
     image: np.ndarray | None = None     # the converted frame
     changed: bool = False
-
-
 
 
 def _read_stage(items: Iterable[tuple], predictor: Predictor, busy: dict) -> Iterator[Item]:

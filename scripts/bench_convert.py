@@ -74,11 +74,34 @@ def _trim(video: Path, frames: int, folder: Path) -> Path:
     return out
 
 
+def _in_child(fn, *args):
+    """``fn(*args)`` in a fresh Python process (spawned), so its memory is not counted in this one's RSS."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_quiet, fn, *args).result()
+
+
+def _quiet(fn, *args):
+    """Run ``fn`` with stderr silenced (TensorFlow's start-up lines); its errors come back as exceptions."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    return fn(*args)
+
+
+def _extract(video: str, faces: str, alignments: str) -> int:
+    from lib.jobs.extract import ExtractParams, run
+    return run(ExtractParams(input=[video], output=faces, alignments=alignments))["frames"]
+
+
 def measure(video=None, model_dir=None, frames: int | None = None, batch_size: int = 16, writer: str = "ffmpeg",
-            extra_args: tuple = (), work_dir=None) -> dict:
-    """Convert ``video`` once and return {fps, frames, seconds, size, rss_start_mb, rss_peak_mb, rss_end_mb ...}."""
+            options: dict | None = None, work_dir=None) -> dict:
+    """Convert ``video`` once and return {fps, frames, seconds, size, rss_start_mb, rss_peak_mb, rss_end_mb ...}.
+
+    ``options`` are more convert options by their ConvertParams names (``{"mask_type": "components"}``).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from scripts import convert as convert_cmd
+    from lib.jobs.convert import ConvertParams, run
     from lib.video import probe
     tmp = tempfile.TemporaryDirectory(prefix="bench_convert_", dir=work_dir)
     folder = Path(tmp.name)
@@ -90,28 +113,17 @@ def measure(video=None, model_dir=None, frames: int | None = None, batch_size: i
             video = _trim(video, frames, folder)
         info = probe(video)
         alignments = folder / "bench_alignments.json"
-        # Extract in a child process, so this process's memory is convert's alone.
-        import subprocess
-        proc = subprocess.run([sys.executable, str(ROOT / "faceswap.py"), "-L", "warning", "extract", "-i", str(video),
-                               "-o", str(folder / "faces"), "-p", str(alignments)], capture_output=True, text=True)
-        if proc.returncode:
-            raise RuntimeError(f"extract failed on the benchmark video: {proc.stderr.strip()[-300:]}")
-        if model_dir is None:                      # built in a child process too, for the same reason
-            model_dir = folder / "model"
-            code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from scripts.bench_convert import untrained_model; "
-                    f"untrained_model({str(model_dir)!r})")
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-            if proc.returncode:
-                raise RuntimeError(f"could not build the benchmark model: {proc.stderr.strip()[-300:]}")
-        parser = argparse.ArgumentParser()
-        convert_cmd.add_arguments(parser)
+        # Extract and build the model in child processes, so this process's memory is convert's alone.
+        _in_child(_extract, str(video), str(folder / "faces"), str(alignments))
+        if model_dir is None:
+            model_dir = _in_child(untrained_model, str(folder / "model"))
         out = folder / ("out.gif" if writer == "gif" else "out_frames" if writer == "images" else "out.mp4")
-        args = parser.parse_args(["-i", str(video), "-o", str(out), "-m", str(model_dir), "-p", str(alignments),
-                                  "-w", writer, "-b", str(batch_size), *extra_args])
+        params = ConvertParams(input=str(video), output=str(out), model_dir=str(model_dir),
+                               alignments=str(alignments), writer=writer, batch_size=batch_size, **(options or {}))
         sampler = _RssSampler()
         rss_start = _rss_mb()
         sampler.start()
-        stats = convert_cmd.convert(args, progress_bar=False)
+        stats = run(params)
         sampler.stop.set()
         sampler.join()
         samples = sampler.samples or [rss_start]
