@@ -688,12 +688,14 @@ def _literal(text: str):
         return text
 
 
+HIDDEN_TARGETS = (("--output-type",), ("--processing",))  # ours, what alignments -o move / mask -p all become
+
+
 def test_the_flag_list_covers_every_older_option_in_the_tables():
     """Every spelling in lib/upstream.py's tables has a case above (the list is the older tool's flags)."""
     fragments = {word for _, fragment, _ in CASES for word in fragment.split()}
     spellings = {s for spec in upstream.COMMANDS.values() for entry in spec["options"]
-                 for s in entry.spellings if not (isinstance(entry, upstream.Legacy) and entry.key in
-                                                  ("--output-type", "--processing"))}
+                 for s in entry.spellings if entry.spellings not in HIDDEN_TARGETS}
     spellings |= {s for entry in upstream.GLOBAL for s in entry.spellings}
     assert sorted(spellings - fragments) == []
 
@@ -794,3 +796,14 @@ def test_parser_aliases_are_option_strings_of_our_actions():
     table = sub._option_string_actions
     assert table["-it"] is table["--iterations"] and table["-tia"] is table["--timelapse-input-A"]
     assert table["-ala"].help is argparse.SUPPRESS
+
+
+def test_usage_compatibility_table_names_every_older_spelling():
+    import re
+    text = (ROOT / "USAGE.md").read_text().split("<!-- section: upstream -->")[1].split("<!-- end: upstream -->")[0]
+    names = {s for spec in upstream.COMMANDS.values() for entry in spec["options"] for s in entry.spellings
+             if entry.spellings not in HIDDEN_TARGETS}
+    names |= {s for entry in upstream.GLOBAL for s in entry.spellings}
+    names |= {name for kind, table in upstream.VALUES.items() if not kind.startswith("effmpeg.") for name in table}
+    missing = [n for n in sorted(names) if not re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text)]
+    assert missing == []
