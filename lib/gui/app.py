@@ -208,7 +208,8 @@ def router(config: GuiConfig, queue, tuners) -> APIRouter:
             entries = faces.list_faces(path, sort)
         except FaceswapError as err:
             raise _error(err) from None
-        return {"folder": root.relative(path), "faces": entries, "alignments": faces.guess_alignments(path, root)}
+        guess = _alignments_of_extract(queue, root, path) or faces.guess_alignments(path, root)
+        return {"folder": root.relative(path), "faces": entries, "alignments": guess}
 
     @api.get("/faces/thumb")
     def face_thumb(folder: str, name: str):
@@ -291,6 +292,29 @@ def router(config: GuiConfig, queue, tuners) -> APIRouter:
         return {"path": root.relative(target), "text": text}
 
     return api
+
+
+def _alignments_of_extract(queue, root: Root, folder: Path) -> str | None:
+    """The alignments file written by the GUI's latest extract job into ``folder`` (relative to the root)."""
+    from lib.alignments import default_path
+    for job in queue.jobs(limit=200):
+        payload = job.get("payload") or {}
+        values = payload.get("values") or {}
+        if payload.get("command") != "extract" or job.get("state") != "done" or not values.get("output"):
+            continue
+        inputs = values.get("input")
+        inputs = inputs if isinstance(inputs, list) else [inputs]
+        try:
+            if root.resolve(values["output"]) != folder or len(inputs) != 1:
+                continue
+            target = root.resolve(values["alignments"]) if values.get("alignments") else default_path(inputs[0])
+            if target.is_dir():
+                target = target / (Path(inputs[0]).stem + "_alignments.json")
+            if target.is_file() and root.contains(root.resolve(target)):
+                return root.relative(target)
+        except FaceswapError:
+            continue
+    return None
 
 
 def _config_target(root: Root, path) -> Path:

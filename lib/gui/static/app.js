@@ -371,7 +371,9 @@ function drawResults(box, job) {
   for (const path of job.outputs || []) {
     const lower = path.toLowerCase();
     if (/\.(mp4|webm|mov|m4v|mkv)$/.test(lower)) {
-      parts.push(el("figure", {}, el("video", { class: "result", controls: true, preload: "metadata", src: media(path) }), el("figcaption", { class: "mono", text: path })));
+      const video = el("video", { class: "result", controls: true, preload: "metadata", src: media(path) });
+      video.addEventListener("loadedmetadata", () => { if (video.currentTime === 0) video.currentTime = 0.01; }, { once: true });
+      parts.push(el("figure", {}, video, el("figcaption", { class: "mono", text: path })));
     } else if (/\.(png|jpg|gif)$/.test(lower)) {
       parts.push(el("figure", {}, el("img", { class: "result", src: media(path), style: "max-width:100%" }), el("figcaption", { class: "mono", text: path })));
     } else if (/\.html$/.test(lower)) {
@@ -676,6 +678,7 @@ async function pageTuner() {
         if (objectUrl) URL.revokeObjectURL(objectUrl);
         objectUrl = URL.createObjectURL(data);
         swapped.src = objectUrl;
+        await swapped.decode().catch(() => {});
         renders += 1;
         swapped.dataset.renders = String(renders);
         timing.textContent = `frame ${frame}: rendered in ${response.headers.get("X-Render-Ms")} ms on the server, ${Math.round(performance.now() - t0)} ms round trip`;
