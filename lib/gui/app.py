@@ -57,10 +57,18 @@ def _job_view(queue, job: dict, root: Root) -> dict:
     return {"id": job["id"], "kind": job["kind"], "title": job.get("title", ""), "state": job["state"],
             "command": payload.get("command"), "values": _relative_values(payload.get("values") or {}, root),
             "stage": job.get("stage", ""), "progress": progress, "error": job.get("error"),
-            "result": {k: v for k, v in result.items() if k != "outputs"} if isinstance(result, dict) else result,
+            "result": _small(result),
             "outputs": outputs, "created": job.get("created"), "started": job.get("started"),
             "finished": job.get("finished"), "updated": job.get("updated"), "position": job.get("position"),
             "attempts": job.get("attempts"), "cancel": job.get("cancel")}
+
+
+def _small(result):
+    """A job's result without its bulky parts (an evaluate report's per-frame records): pages get the summary."""
+    if not isinstance(result, dict):
+        return result
+    return {k: v for k, v in result.items()
+            if k != "outputs" and len(json.dumps(v, separators=(",", ":"), default=str)) <= 8000}
 
 
 def _relative_values(values: dict, root: Root) -> dict:

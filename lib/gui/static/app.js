@@ -382,8 +382,16 @@ function drawResults(box, job) {
       parts.push(el("p", {}, el("a", { href: media(path), target: "_blank", rel: "noopener", text: path })));
     }
   }
-  const report = job.result && (job.result.report || job.result.report_html);
-  if (report) parts.push(el("p", {}, el("a", { class: "report", href: media(report), target: "_blank", rel: "noopener", text: "Open the evaluate report" })));
+  const result = job.result || {};
+  if (Array.isArray(result.rows) && result.rows.length) {
+    parts.push(el("h3", { text: "Quality summary" }), el("table", { class: "summary" },
+      result.rows.map(([label, text]) => el("tr", {}, el("th", { text: label }), el("td", { text: String(text) })))));
+  }
+  const reports = [result.html, result.report_html, result.evaluate && result.evaluate.html]
+    .filter((p) => typeof p === "string" && !(job.outputs || []).some((o) => p.endsWith(o)));
+  for (const report of reports) {
+    parts.push(el("p", {}, el("a", { class: "report", href: media(report), target: "_blank", rel: "noopener", text: "Open the evaluate report" })));
+  }
   if (job.command === "swap" && job.state === "done") parts.push(evaluateButton(job));
   const summary = Object.entries(job.result || {}).filter(([, v]) => typeof v !== "object" || v === null);
   if (summary.length) parts.push(el("details", {}, el("summary", { text: "Result" }),
