@@ -3,7 +3,7 @@
     python scripts/bench_train.py -t original lightweight -b 16 64 --steps 10
     python scripts/bench_train.py -t original -b 64 --data faces_a     # also time the data pipeline
 
-Each (model, batch) runs in its own process so its peak RSS is its own. EG/s* divides by CPU time
+Each (model, batch) runs in its own process (``tools.py bench``'s child runner) so its peak RSS is its own. EG/s* divides by CPU time
 instead of wall time: on a machine shared with other jobs it estimates the speed of a quiet one. FLOPs are counted analytically from
 the network's convolution and dense layers (multiply-add = 2 FLOPs; a training step = forward + backward
 ~ 3 x forward, for both sides). Warm-up steps (graph compilation) are not timed. The lead's ``tools.py
@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -104,33 +103,24 @@ def main() -> None:
     parser.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE", help="model setting")
     parser.add_argument("--data", type=Path, help="faces folder: also measure the data pipeline's batches/s")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     settings = dict(item.split("=", 1) for item in args.option)
-    if args.one:  # child process: one measurement, JSON on stdout
-        model, batch = args.one.split(":")
-        policy = "float32" if args.no_mixed else None
-        result = measure(model, int(batch), args.steps, policy, settings)
-        if args.data:
-            result.update(measure_data(args.data, model, int(batch)))
-        print("RESULT " + json.dumps(result), flush=True)
-        return
+    from lib.errors import FaceswapError
+    from scripts.tools.bench import run_child
     results = []
     print(f"{'model':12} {'batch':>5} {'precision':>15} {'params':>7} {'EG/s':>7} {'GFLOP/s':>8} {'RSS MB':>7} "
           f"{'EG/s*':>7}"
           + ("  data EG/s" if args.data else ""))
     for model in args.models:
         for batch in args.batch_sizes:
-            cmd = [sys.executable, __file__, "--one", f"{model}:{batch}", "--steps", str(args.steps)]
-            cmd += ["--no-mixed"] if args.no_mixed else []
-            cmd += [f"-O{item}" for item in args.option] + (["--data", str(args.data)] if args.data else [])
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-            if not line:
-                print(f"{model:12} {batch:>5} failed: {proc.stderr.strip().splitlines()[-1:]}")
+            params = {"model": model, "batch_size": batch, "steps": args.steps, "settings": settings,
+                      "policy": "float32" if args.no_mixed else None, "data": str(args.data) if args.data else None}
+            try:
+                r = run_child("train", params)
+            except FaceswapError as err:
+                print(f"{model:12} {batch:>5} failed: {err}")
                 continue
-            r = json.loads(line[0][7:])
             results.append(r)
             print(f"{model:12} {batch:>5} {r['precision']:>15} {r['params_m']:>6}M {r['egs']:>7} {r['gflops']:>8} "
                   f"{r['peak_rss_mb']:>7} {r['egs_cpu_bound']:>7}" + (f"  {r['data_eg_per_s']:>9}" if args.data else ""),

@@ -54,11 +54,8 @@ def test_bench_rejects_an_unknown_model_before_measuring(tmp_path):
 
 
 def test_bench_cuts_a_given_video_to_the_frames_asked_with_its_sound(tmp_path):
-    import argparse
-
     from conftest import shared
     from lib.video import probe
-    video, label = bench._prepare_video(argparse.Namespace(video=shared("barack_obama", "video_obama_short.mp4")),
-                                        20, tmp_path)
+    video, label = bench._prepare_video(shared("barack_obama", "video_obama_short.mp4"), 20, tmp_path)
     info = probe(video)                         # a cut that kept the full sound would read as truncated
     assert info.frame_count == 20 and info.has_audio and "first 20 frames" in label

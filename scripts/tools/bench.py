@@ -89,7 +89,11 @@ def _child(stage: str, params: dict) -> dict:
         return _machine_info()
     if stage == "train":
         from scripts import bench_train
-        return bench_train.measure(params["model"], params["batch_size"], params["steps"])
+        result = bench_train.measure(params["model"], params["batch_size"], params["steps"], params.get("policy"),
+                                     params.get("settings"))
+        if params.get("data"):
+            result.update(bench_train.measure_data(params["data"], params["model"], params["batch_size"]))
+        return result
     if stage == "convert":
         from scripts import bench_convert
         return bench_convert.measure(params["video"], params["model_dir"], None, params["batch_size"],
@@ -101,8 +105,9 @@ def _child(stage: str, params: dict) -> dict:
     raise ValueError(f"unknown stage {stage}")
 
 
-def _spawn(stage: str, params: dict, timeout: int = 3600) -> dict:
-    """Run :func:`_child` in a fresh Python; its result plus the child's own peak RSS (VmHWM, MB)."""
+def run_child(stage: str, params: dict, timeout: int = 3600) -> dict:
+    """Run :func:`_child` in a fresh Python (``scripts/bench_train.py`` uses it too); its result plus the child's
+    own peak RSS (VmHWM, MB)."""
     cmd = [sys.executable, "-m", "scripts.tools.bench", "--child", stage, json.dumps(params)]
     try:
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -152,11 +157,11 @@ def _machine_info() -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- stages
-def _prepare_video(args, frames: int, work: Path) -> tuple[Path, str]:
-    """The 720p benchmark clip: the user's video cut to ``frames``, or a generated one."""
+def _prepare_video(video: str | None, frames: int, work: Path) -> tuple[Path, str]:
+    """The 720p benchmark clip: the user's ``video`` cut to ``frames``, or a generated one."""
     from lib.video import probe, run_ffmpeg
-    if args.video:
-        video = Path(args.video)
+    if video:
+        video = Path(video)
         info = probe(video)
         if info.frame_count <= frames:
             return video, f"{video.name}"
@@ -182,7 +187,7 @@ def _bench_extract(video: Path, repeats: int, detector: str) -> dict:
 
 
 def _bench_train(model: str, batch: int, steps: int, repeats: int) -> dict:
-    runs = [_spawn("train", {"model": model, "batch_size": batch, "steps": steps}) for _ in range(repeats)]
+    runs = [run_child("train", {"model": model, "batch_size": batch, "steps": steps}) for _ in range(repeats)]
     egs = [r["egs"] for r in runs]
     gflops = [r["gflops"] for r in runs]
     return {"model": model, "batch_size": batch, "steps": steps, "precision": runs[0]["precision"],
@@ -192,7 +197,7 @@ def _bench_train(model: str, batch: int, steps: int, repeats: int) -> dict:
 
 
 def _bench_convert(video: Path, model_dir: Path, batch: int, repeats: int, work: Path) -> dict:
-    runs = [_spawn("convert", {"video": str(video), "model_dir": str(model_dir), "batch_size": batch,
+    runs = [run_child("convert", {"video": str(video), "model_dir": str(model_dir), "batch_size": batch,
                                "work_dir": str(work)}) for _ in range(repeats)]
     fps = [r["fps"] for r in runs]
     return {"fps": statistics.median(fps), "runs": fps, "model": runs[0]["model"], "batch_size": batch,
@@ -270,14 +275,14 @@ def run(args) -> int:
 
     results: dict = {"format": FORMAT, "version": VERSION, "settings": settings}
     log.info("reading machine info")
-    results["machine"] = _spawn("info", {})
+    results["machine"] = run_child("info", {})
     results["machine"].pop("_vm_hwm_mb", None)
     failed = False
     with tempfile.TemporaryDirectory(prefix="faceswap_bench_") as tmp:
         work = Path(tmp)
         if "extract" in args.stages or "convert" in args.stages:
             from lib.video import probe
-            video, label = _prepare_video(args, settings["frames"], work)
+            video, label = _prepare_video(args.video, settings["frames"], work)
             info = probe(video)
             results["video"] = {"label": label, "size": f"{info.width}x{info.height}", "frames": info.frame_count}
         if "extract" in args.stages:
@@ -302,7 +307,7 @@ def run(args) -> int:
                 model_dir = Path(args.model_dir) if args.model_dir else work / "convert_model"
                 if not args.model_dir:
                     log.info("convert: building an untrained '%s' model", args.convert_model)
-                    _spawn("model", {"model_dir": str(model_dir), "model": args.convert_model})
+                    run_child("model", {"model_dir": str(model_dir), "model": args.convert_model})
                 log.info("convert: %d runs on %s", settings["repeats"], label)
                 results["convert"] = _bench_convert(video, model_dir, args.convert_batch, settings["repeats"], work)
             except FaceswapError as err:
