@@ -106,6 +106,24 @@ def temp_dir(near) -> Path:
         raise _explain(err, near) from err
 
 
+def check_writable(folder, what: str = "folder") -> None:
+    """Refuse up front a ``folder`` (or, when it does not exist yet, the folder it would be made in) that cannot
+    be written, by writing and removing a temp file there, so a long job never fails at its first save."""
+    folder = Path(folder)
+    probe_in = folder
+    while not probe_in.exists() and probe_in.parent != probe_in:
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        raise FaceswapError(f"cannot write {what} {folder}: {probe_in} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(folder / "write-check"), dir=probe_in)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise FaceswapError(f"cannot write {what} {folder}: {probe_in} is read-only or not writable "
+                            f"({err.strerror}); choose another folder") from None
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None):
     """Yield a temp path beside ``path``; on success it replaces ``path``, on any error it is removed."""

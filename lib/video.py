@@ -193,6 +193,8 @@ DEFAULT_MAX_PIXELS = 100_000_000
 
 # OpenCV's own check (for headers Pillow cannot read) reads this once, at the first decode.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DEFAULT_MAX_PIXELS))
+# A damaged image is our one error line; OpenCV's own log lines about it (decoder errors) stay off the console.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def max_pixels() -> int:

@@ -347,3 +347,38 @@ def test_temp_files_of_a_killed_write_are_hidden_from_listings_and_cleaned_by_a_
         assert remove_stale_temps(folder) == 1
         assert not stale.exists() and live.exists()
     assert sorted(p.name for p in folder.iterdir()) == ["live.png", "real.png"]
+
+
+# ---------------------------------------------------------------------------------------------- 8. smaller
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder nothing can be written into (chattr +i for root, whom chmod does not stop)."""
+    import subprocess
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+    else:
+        folder.chmod(0o555)
+        made = True
+    try:
+        (folder / ".probe").write_bytes(b"")
+        (folder / ".probe").unlink()
+        made = False
+    except OSError:
+        pass
+    if not made:
+        pytest.skip("cannot make a read-only folder here")
+    yield folder
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+    else:
+        folder.chmod(0o755)
+
+
+def test_train_into_a_read_only_folder_fails_before_training(faces_of, read_only):
+    faces = faces_of(CLIP, 4)
+    proc = run_cli("faceswap.py", "train", "-A", faces, "-B", faces, "-m", read_only / "model", "-i", "1000",
+                   "-t", "lightweight", "-O", "width=0.125", "-O", "dense=64", "-b", "4", check=False)
+    assert_clean_failure(proc, "read-only", str(read_only))
+    assert "from iteration" not in proc.stderr     # refused before the faces were loaded and training began

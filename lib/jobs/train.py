@@ -113,6 +113,8 @@ def _check(params: TrainParams) -> None:
         raise FaceswapError("timelapse needs all of --timelapse-input-A, --timelapse-input-B and --timelapse-output")
     if Path(params.model_dir).exists() and not Path(params.model_dir).is_dir():
         raise FaceswapError(f"-m {params.model_dir} is a file: give a folder for the model")
+    from lib.fileio import check_writable
+    check_writable(params.model_dir, "model folder")   # now, not at the first save after the training time
     from lib.model import losses
     losses.parse(params.loss)
 

@@ -23,6 +23,7 @@ import re
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -62,7 +63,7 @@ class ModelMeta(Schema):
     centering: Literal["face", "head"] = "face"
     coverage: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0, le=1)] = 1.0
     learns_mask: bool = False
-    weights: Annotated[list[Shape], Field(max_length=MAX_ARRAYS)] = []
+    weights: Annotated[list[Shape], Field(max_length=MAX_ARRAYS)]
     optimizer_state: Annotated[list[Shape], Field(max_length=MAX_ARRAYS)] = []
     history: Annotated[list[tuple[Count, Finite, Finite]], Field(max_length=10_000_000)] = []
     loss: Label | None = None
@@ -243,7 +244,8 @@ def _read(path: Path, arrays: bool = True, finite: bool = True):
             optimizer = [_array(archive, sizes, f"o{i:04d}", shape) for i, shape in enumerate(valid.optimizer_state)]
     except FileNotFoundError:
         raise FaceswapError(f"model file not found: {path}") from None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, OverflowError,
+            RuntimeError, NotImplementedError, zlib.error) as err:  # what zipfile and numpy raise on damaged files
         raise FaceswapError(f"model file {path} is corrupt or not a faceswap model ({err}): {hint}") from None
     for i, (w, shape) in enumerate(zip(weights, valid.weights)):
         if list(w.shape) != shape or not np.issubdtype(w.dtype, np.floating):
