@@ -269,8 +269,8 @@ def _apply_effects(effects: dict) -> None:
         gpus = tf.config.list_physical_devices("GPU")
         missing = [i for i in excluded if i >= len(gpus)]
         if missing:
-            log.warning("-X %s: this machine has %d GPU(s) (0 to %d): nothing to exclude there",
-                        " ".join(map(str, missing)), len(gpus), len(gpus) - 1)
+            log.warning("-X %s: %s: nothing to exclude there", " ".join(map(str, missing)),
+                        f"this machine's GPUs are 0 to {len(gpus) - 1}" if gpus else "TensorFlow sees no GPU here")
         if gpus:
             keep = [gpu for i, gpu in enumerate(gpus) if i not in excluded]
             tf.config.set_visible_devices(keep, "GPU")

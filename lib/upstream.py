@@ -11,8 +11,10 @@ tutorials, the multi-letter switches kept until 2024, today's single letters) is
           would not do what the user meant); without ``why`` the command's fix-up turns it into ours.
 
 Values (plugin, job and method names) work the same way through VALUES: our name to use instead and the
-line, or ``use=None`` to stop. ``lib/cli.py`` calls ``prepare`` (on the parser), ``rewrite`` (on argv) and
-``resolve`` (on the parsed namespace). Our real plugins come from lib/registry.py only; the tables below
+line, or ``use=None`` to stop. Where upstream's short option means something else here, a "rewrite" rule
+tells the two apart by the value that follows (``-o move`` in the alignments tool, ``-n photo.jpg`` in
+extract). ``lib/cli.py`` calls ``prepare`` (on the parser), ``rewrite`` (on argv) and ``resolve`` (on the
+parsed namespace). Our real plugins come from lib/registry.py only; the tables below
 hold just what upstream has and we do not.
 """
 from __future__ import annotations
@@ -428,9 +430,10 @@ def prepare(command: str, parser: argparse.ArgumentParser) -> None:
     for entry in (*spec["options"], *GLOBAL):
         free = [s for s in entry.spellings if s not in table] if isinstance(entry, Legacy) else []
         if free:
-            parser.add_argument(*free, action=_Used, key=entry.key, nargs={0: 0, 1: None}.get(entry.nargs, entry.nargs),
-                                choices=entry.choices, type=entry.type, dest=f"_upstream{entry.key}",
-                                default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+            nargs = {0: 0, 1: None}.get(entry.nargs, entry.nargs)
+            parser.add_argument(*free, action=_Used, key=entry.key, nargs=nargs, choices=entry.choices,
+                                type=entry.type, dest=f"_upstream{entry.key}", default=argparse.SUPPRESS,
+                                help=argparse.SUPPRESS)
     for action in parser._actions:
         kind = spec["values"].get(action.dest)
         if kind is None:
@@ -491,23 +494,21 @@ def spelling_notes(command: str, parser, argv: list[str]) -> list[str]:
     aliases = {s: entry for entry in spec["options"] if isinstance(entry, Alias) and entry.note
                for s in entry.spellings}
     for token in argv:
-        entry = aliases.get(token.partition("=")[0] if token.startswith("--") else token)
+        spelling = token.partition("=")[0]
+        entry = aliases.get(spelling)
         if entry is None:
             continue
         action = parser._option_string_actions.get(entry.ours)
-        ours = "/".join(s for s in action.option_strings if s not in _all_spellings(spec)) if action else entry.ours
-        notes.append(f"{token}: {entry.why}" if entry.why else SPELLING.format(spelling=token, ours=ours))
+        ours = "/".join(s for s in action.option_strings if s not in aliases) if action else entry.ours
+        notes.append(f"{spelling}: {entry.why}" if entry.why else SPELLING.format(spelling=spelling, ours=ours))
     return notes
-
-
-def _all_spellings(spec) -> set[str]:
-    return {s for entry in spec["options"] if isinstance(entry, Alias) and entry.note for s in entry.spellings}
 
 
 # ------------------------------------------------------------------------------------------------ resolve
 def resolve(command: str, args: argparse.Namespace) -> tuple[list[str], dict]:
     """Turn what the older spellings asked for into our options, in place. Returns the lines to log and the
-    global effects (loglevel, logfile, configfile, exclude_gpus, allow_growth) for lib/cli.py to apply.
+    global effects (loglevel, logfile, exclude_gpus, allow_growth) for lib/cli.py to apply (a -C FILE.toml
+    after the command is read by lib/cli.py with the config file before the final parse).
     Raises FaceswapError (one line) where going on would not do what the user meant, NothingToDo where the
     job's purpose is already met."""
     spec = COMMANDS.get(command)
@@ -541,9 +542,7 @@ def _globals(used: dict, notes: list[str]) -> dict:
         effects["loglevel"] = {"verbose": "info", "trace": "debug"}.get(level.lower(), level.lower())
     if "--configfile" in used:
         spelling, (path,) = used.pop("--configfile")
-        if path.lower().endswith(".toml"):
-            effects["configfile"] = path
-        else:
+        if not path.lower().endswith(".toml"):
             notes.append(f"{spelling} {path}: the older tool's .ini plugin settings are not read here; every "
                          "setting is an option of the command (see --help), and -C FILE.toml before the command "
                          "sets defaults")
@@ -737,12 +736,6 @@ def _fix_sort(args, used, notes) -> None:
 
 _FIXES = {"extract": _fix_extract, "train": _fix_train, "convert": _fix_convert, "alignments": _fix_alignments,
           "effmpeg": _fix_effmpeg, "mask": _fix_mask, "sort": _fix_sort}
-
-
-def absent_options(command: str) -> list[tuple[str, str]]:
-    """(spellings, the line) of every option of the older command that has no feature here, for docs and tests."""
-    return [(" ".join(e.spellings), e.why) for e in COMMANDS.get(command, {}).get("options", ())
-            if isinstance(e, Legacy) and e.why]
 
 
 def re_number(text: str) -> bool:
