@@ -1,5 +1,7 @@
 """The extract and convert jobs called in-process, as the service and the GUI call them (no argv): progress
 reports, cancelling, and the single-frame renderer of the GUI's convert tuner."""
+import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from conftest import run_cli, shared
 from lib.alignments import Alignments
 from lib.errors import FaceswapError
 from lib.faces import face_filename
-from lib.jobs import Cancel, JobCancelled
+from lib.jobs import Cancel, JobCancelled, params_from_args
 from lib.jobs.convert import ConvertParams, FrameRenderer
 from lib.jobs.convert import run as convert
 from lib.jobs.extract import ExtractParams
@@ -63,6 +65,22 @@ def model(extracted):
     run_cli("faceswap.py", "train", "-A", work / "faces", "-B", work / "faces_b", "-m", work / "model",
             "-t", "lightweight", "-O", "width=0.25", "-O", "dense=64", "-i", 2, "-b", 4)
     return work / "model"
+
+
+@pytest.mark.parametrize("command, required", [("extract", ["-i", "v.mp4", "-o", "faces"]),
+                                               ("convert", ["-i", "v.mp4", "-o", "out.mp4", "-m", "model"])])
+def test_params_are_the_cli_options_by_dest_name_with_the_same_defaults(command, required):
+    """Every CLI option reaches the job: the CLI builds its params from the parsed args, other callers by keyword."""
+    import importlib
+    module = importlib.import_module(f"scripts.{command}")
+    cls = ExtractParams if command == "extract" else ConvertParams
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    args = parser.parse_args(required)
+    assert {action.dest for action in parser._actions} - {"help"} == {f.name for f in dataclasses.fields(cls)}
+    keyword = {"input": args.input, "output": args.output, **({"model_dir": args.model_dir} if command == "convert"
+                                                              else {})}
+    assert params_from_args(cls, args) == cls(**keyword)
 
 
 # ---------------------------------------------------------------------------------------------- extract
