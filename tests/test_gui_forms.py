@@ -49,6 +49,27 @@ def test_every_visible_flag_appears_with_its_choices_and_default(command):
         assert field["help"]
 
 
+@pytest.mark.parametrize("command", sorted(forms.commands()))
+def test_the_forms_hold_every_option_of_the_cli_s_own_parser(command):
+    """Built as faceswap.py/tools.py build it (with the older tool's spellings added by lib/upstream.py): every
+    option it shows in --help is a field; the hidden legacy ones are not."""
+    from lib.cli import build_parser
+    program, _ = forms.commands()[command]
+    table = {name: module for name, (prog, module) in forms.commands().items() if prog == program}
+    top = build_parser(program, "", table, command)
+    cli = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    fields = forms.schema(command)["fields"]
+    by_dest = {}
+    for f in fields:
+        by_dest.setdefault(f["dest"], []).append(f)
+    shown = [a for a in cli._actions if a.help is not argparse.SUPPRESS and not isinstance(a, argparse._HelpAction)]
+    assert len(shown) == len(fields)
+    for action in shown:
+        assert any(set(f["flags"]) <= set(action.option_strings) for f in by_dest[action.dest]), action.option_strings
+    hidden = {s for a in cli._actions if a.help is argparse.SUPPRESS for s in a.option_strings}
+    assert not hidden & {flag for f in fields for flag in f["flags"]}
+
+
 def test_hidden_legacy_flags_are_left_out():
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("-o", "--output", help="shown")

@@ -9,6 +9,8 @@ the GUI with no GUI code.
 A submitted form goes back through that parser without an argv: each field's strings are converted and
 checked by the action's own ``type`` and ``choices`` (``ArgumentParser._get_values``) and stored by the
 action itself, so a form is accepted or refused exactly as the same values on the command line would be.
+The older faceswap's spellings that lib/upstream.py adds to the CLI's parser are for typed command lines;
+forms show and take our own (its hidden legacy options are never fields).
 """
 from __future__ import annotations
 
