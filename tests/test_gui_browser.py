@@ -146,7 +146,7 @@ def test_the_whole_workflow_in_the_browser(gui, page, tmp_path):
     inputs.nth(1).fill("clips/jamie.mp4")
     page.click("button.open")
     page.wait_for_selector('img.swapped[data-renders="1"]', timeout=120_000)
-    until(page, "() => document.querySelector('img.original').complete && document.querySelector('img.original').naturalWidth > 0")
+    until(page, "() => { const i = document.querySelector('img.original'); return i.complete && i.naturalWidth > 0; }")
     first = _image_digest(page, "img.swapped")
     page.select_option('select[name="mask-type"]', "components")
     page.wait_for_selector('img.swapped[data-renders="2"]')
@@ -169,8 +169,10 @@ def test_the_whole_workflow_in_the_browser(gui, page, tmp_path):
     page.wait_for_selector(".state.done, .state.failed", timeout=240_000)
     assert page.locator(".state.done").count() == 1, page.locator("main").inner_text()
     page.wait_for_selector("video.result")
-    duration = page.evaluate("""() => new Promise((ok) => { const v = document.querySelector('video.result');
-        if (v.readyState >= 1) ok(v.duration); else { v.onloadedmetadata = () => ok(v.duration); v.onerror = () => ok(-1); } })""")
+    duration = page.evaluate("""() => new Promise((ok) => {
+        const v = document.querySelector('video.result');
+        if (v.readyState >= 1) ok(v.duration);
+        else { v.onloadedmetadata = () => ok(v.duration); v.onerror = () => ok(-1); } })""")
     assert duration > 4.5, duration                      # 130 frames at 25 fps = 5.2 s
     shot(page, "08_convert_result")
 
@@ -210,8 +212,12 @@ def test_the_whole_workflow_in_the_browser(gui, page, tmp_path):
 
 
 def _image_digest(tab, selector: str) -> str:
-    data = tab.evaluate("""(sel) => { const img = document.querySelector(sel); const c = document.createElement('canvas');
-        c.width = img.naturalWidth; c.height = img.naturalHeight; const ctx = c.getContext('2d'); ctx.drawImage(img, 0, 0);
-        return Array.from(ctx.getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 97 === 0)).join(','); }""",
+    data = tab.evaluate("""(sel) => {
+        const img = document.querySelector(sel), c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const ctx = c.getContext('2d');
+        ctx.drawImage(img, 0, 0);
+        const pixels = ctx.getImageData(0, 0, c.width, c.height).data;
+        return Array.from(pixels.filter((_, i) => i % 97 === 0)).join(','); }""",
                         selector)
     return hashlib.sha256(data.encode()).hexdigest()
