@@ -34,7 +34,8 @@ MEDIA_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mkv": "video/x-matr
 class GuiConfig:
     root: Root
     token: str
-    hosts: list[str]
+    hosts: list[str]            # Host header values this server answers to
+    cookie: str = "faceswap_token"
 
 
 def _error(err: FaceswapError, status: int = 400) -> HTTPException:
@@ -401,7 +402,7 @@ def create_app(config: GuiConfig, queue, base: FastAPI | None = None) -> FastAPI
     def index():
         return _index(config.token)
 
-    app.add_middleware(Guard, token=config.token, hosts=config.hosts)
+    app.add_middleware(Guard, token=config.token, hosts=config.hosts, cookie=config.cookie)
     return app
 
 

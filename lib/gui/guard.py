@@ -33,18 +33,20 @@ class Guard:
     """ASGI middleware: token, Host and Origin checks in front of the whole app (pure ASGI, so server-sent
     event streams pass through untouched)."""
 
-    def __init__(self, app, token: str, hosts: list[str], exempt: tuple[str, ...] = ()):
+    def __init__(self, app, token: str, hosts: list[str], cookie: str = COOKIE):
         self.app = app
         self.token = token
+        self.cookie = cookie      # cookies are per host, not per port: two GUIs on one machine need two names
         self.hosts = {h.lower() for h in hosts}
         self.origins = {f"http://{h}" for h in self.hosts}
-        self.exempt = exempt
 
     def _ok(self, given: str | None) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] == "websocket":        # the GUI has none: refuse rather than check
+            return await send({"type": "websocket.close", "code": 1008})
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         method = scope.get("method", "GET")
@@ -56,20 +58,19 @@ class Guard:
         if origin is not None and origin.lower() not in self.origins:
             return await _deny(send, 403, "request from another site refused")
         path = scope.get("path", "")
-        if path in self.exempt:
-            return await self.app(scope, receive, send)
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         if method in ("GET", "HEAD") and "token" in query:
             if not self._ok(query["token"]):
                 return await _deny(send, 403, "wrong session token: open the address that 'faceswap.py gui' printed")
             rest = {k: v for k, v in query.items() if k != "token"}
-            return await _redirect(send, path + (f"?{urlencode(rest)}" if rest else ""), self.token)
+            local = "/" + path.lstrip("/")           # never "//host": that would leave this server
+            return await _redirect(send, local + (f"?{urlencode(rest)}" if rest else ""), self.cookie, self.token)
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
         except Exception:  # noqa: BLE001 - a malformed cookie header is just no cookie
             cookie = SimpleCookie()
-        by_cookie = self._ok(cookie[COOKIE].value if COOKIE in cookie else None)
+        by_cookie = self._ok(cookie[self.cookie].value if self.cookie in cookie else None)
         by_header = self._ok(headers.get(HEADER))
         if method not in SAFE_METHODS:
             if not by_header:
@@ -89,8 +90,8 @@ async def _deny(send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _redirect(send, location: str, token: str) -> None:
-    cookie = f"{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"
+async def _redirect(send, location: str, name: str, token: str) -> None:
+    cookie = f"{name}={token}; Path=/; HttpOnly; SameSite=Strict"
     await send({"type": "http.response.start", "status": 303,
                 "headers": [(b"location", location.encode("latin-1")), (b"set-cookie", cookie.encode("latin-1")),
                             (b"content-length", b"0"), (b"cache-control", b"no-store"),

@@ -56,7 +56,7 @@ def build(root, port: int, data=None, workers: int = 1) -> Gui:
     for i, queue in enumerate(queues):
         queue.start_worker(f"gui-{i + 1}")
     token = new_token()
-    app = create_app(GuiConfig(root, token, hosts_for(port)), queues[0])
+    app = create_app(GuiConfig(root, token, hosts_for(port), cookie=f"faceswap_token_{port}"), queues[0])
     return Gui(app, queues[0], queues, f"http://127.0.0.1:{port}/?token={token}", token, port)
 
 
