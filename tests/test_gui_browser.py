@@ -221,3 +221,36 @@ def _image_digest(tab, selector: str) -> str:
         return Array.from(pixels.filter((_, i) => i % 97 === 0)).join(','); }""",
                         selector)
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+def test_a_swap_plays_and_its_evaluate_report_opens_from_its_job_page(gui, page):
+    started, root = gui
+    page.base = f"http://127.0.0.1:{started.port}/"
+    page.goto(started.url)
+    page.wait_for_selector(".commands a.card")
+    fill_form(page, "swap", {"input-a": "clips/jamie.mp4", "input-b": "clips/christie.mp4", "output": "swap.mp4",
+                             "iterations": 10, "trainer": "lightweight", "option": ["width=0.25", "dense=64"],
+                             "batch-size": 4, "every-n": 4, "save-interval": 10})
+    swap_id = run_and_wait(page, "21_swap_job", timeout_s=400)
+    assert page.locator(".monitor-card").count() == 1          # a swap trains: its page has the training monitor
+    page.wait_for_selector("video.result")
+    duration = page.evaluate("""() => new Promise((ok) => {
+        const v = document.querySelector('video.result');
+        if (v.readyState >= 1) ok(v.duration);
+        else { v.onloadedmetadata = () => ok(v.duration); v.onerror = () => ok(-1); } })""")
+    assert duration > 4.5, duration
+    assert (root / "workspace").is_dir()                          # its default workspace is inside the root
+
+    page.click("button.evaluate")
+    page.wait_for_url(lambda url: url.endswith("#/job/" + url.rsplit("/", 1)[1]) and swap_id not in url)
+    page.wait_for_selector(".state.done, .state.failed", timeout=300_000)
+    assert page.locator(".state.done").count() == 1, page.locator("main").inner_text()
+    page.wait_for_selector("table.summary tr")
+    shot(page, "22_evaluate_job")
+    with page.expect_popup() as popup_info:
+        page.locator("a.report").first.click()
+    report = popup_info.value
+    report.wait_for_load_state()
+    assert "identity" in report.content().lower()
+    report.screenshot(path=str(page.shots / "23_evaluate_report.png"), full_page=False)
+    assert not [e for e in page.errors if "favicon" not in e], page.errors

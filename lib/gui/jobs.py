@@ -1,10 +1,11 @@
 """The GUI's kind of job, ``command``: a form's command run in the worker's child process, as the CLI runs it.
 
-The payload is ``{"command": name, "values": {field id: value}}`` with its paths already made absolute inside
-the GUI's root; the child parses it again through the command's own parser (lib/gui/forms.py). Commands that
-have a job in ``lib/jobs`` (extract, train, convert, swap, evaluate) run that job with the worker's progress
-callback and cancel flag, so the job page shows stages, counts, losses, EG/s, ETA and previews; every other
-tool runs its module's ``run(args)`` (cancel then ends its process group).
+The payload is ``{"command": name, "values": {field id: value}, "root": folder}`` with its paths already made
+absolute inside the GUI's root (the job runs in that folder, so relative defaults land there too); the child
+parses it again through the command's own parser (lib/gui/forms.py). Commands that have a job in ``lib/jobs``
+(extract, train, convert, swap, evaluate, preview) run that job with the worker's progress callback and cancel
+flag, so the job page shows stages, counts, losses, EG/s, ETA and previews; every other tool runs its module's
+``run(args)`` (cancel then ends its process group).
 
 A training run also takes "save now", "snapshot now" and "preview now" requests: the web app drops a file
 named after the request into the job's ``control`` folder and a thread here hands it to the job's
@@ -16,6 +17,7 @@ import dataclasses
 import importlib
 import inspect
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -57,7 +59,8 @@ def submit(queue, command: str, values: dict, root) -> str:
     values = forms.confine_values(command, values, root.confine)   # the child gets absolute paths
     namespace = forms.parse(command, values)
     title = f"{command} " + " ".join(_summary(namespace))
-    return queue.submit(KIND, {"command": command, "values": values}, title=title.strip()[:200])
+    return queue.submit(KIND, {"command": command, "values": values, "root": str(root.path)},
+                        title=title.strip()[:200])
 
 
 def _summary(namespace) -> list[str]:
@@ -80,6 +83,11 @@ def run_command(payload: dict, progress, cancel) -> dict:
     if not isinstance(command, str) or not isinstance(values, dict):
         raise FaceswapError("bad job: a command job needs a command name and its form values")
     _quiet_tensorflow()
+    root = payload.get("root")
+    if root:          # relative defaults (swap's workspace, bench's report) land in the GUI's root, not elsewhere
+        if not os.path.isdir(root):
+            raise FaceswapError(f"the GUI's root folder {root} is gone")
+        os.chdir(root)
     namespace = forms.parse(command, values)
     job_dir = Path(payload.get("_job", {}).get("dir") or ".")
     api = job_api(command)
@@ -112,7 +120,6 @@ def run_command(payload: dict, progress, cancel) -> dict:
 
 def _quiet_tensorflow() -> None:
     """Keep TensorFlow's C++ start-up lines out of the job's log, as the CLI keeps them off the terminal."""
-    import os
     import sys
 
     from lib.cli import _QuietTensorFlowImport

@@ -343,7 +343,7 @@ async function pageJob(id) {
   stream.addEventListener("end", () => stream.close());
   onLeave(() => stream.close());
 }
-const isTraining = (job) => job.command === "train" || (job.progress && job.progress.iteration !== null && job.progress.iteration !== undefined);
+const isTraining = (job) => job.command === "train" || job.command === "swap";
 
 function drawProgress(box, job) {
   const p = job.progress || {};
@@ -408,7 +408,8 @@ function evaluateButton(job) {
   return el("div", { class: "buttons" }, el("button", { class: "secondary evaluate", text: "Evaluate this swap", onclick: async () => {
     try {
       const values = { original: v["input-a"], swapped: v.output, "ref-a": [faces("a")], "ref-b": [faces("b")],
-                       output: r.evaluate_dir || `${v.output}.evaluate` };
+                       output: r.workspace ? `${r.workspace}/evaluate` : `${v.output.replace(/\.\w+$/, "")}_evaluate` };
+      if (r.alignments_a) values.alignments = r.alignments_a;
       if (!values["ref-a"][0] || !values["ref-b"][0]) throw new Error("this swap's result does not name its face folders");
       const { id } = await post("/gui/api/jobs", { command: "evaluate", values });
       location.hash = `#/job/${id}`;
@@ -501,7 +502,8 @@ async function pageTraining() {
   const monitors = {};
   const streams = [];
   const refresh = async () => {
-    const jobs = (await get("/gui/api/jobs?limit=50")).filter((j) => j.command === "train" && (j.state === "running" || j.state === "queued" || Date.now() / 1000 - (j.finished || 0) < 3600));
+    const jobs = (await get("/gui/api/jobs?limit=50")).filter((j) => ["train", "swap"].includes(j.command) &&
+      (j.state === "running" || j.state === "queued" || Date.now() / 1000 - (j.finished || 0) < 3600));
     if (!jobs.length && !Object.keys(monitors).length) { fill(box, empty); return; }
     if (empty.parentNode) empty.remove();
     for (const job of jobs) {
