@@ -172,7 +172,10 @@ def _previewer(params: TrainParams, network, faces: dict, aug, coverage: float):
     def write(iteration: int, saved: bool) -> Path | None:
         if timelapse is not None and saved:
             timelapse.write(Path(params.timelapse_output) / f"{iteration:08d}.png")
-        return sheet.write(target) if sheet is not None else None
+        if sheet is None:
+            return None
+        target.parent.mkdir(parents=True, exist_ok=True)      # a live preview may come before the first save
+        return sheet.write(target)
     return write
 
 
