@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import run_cli
+from conftest import run_cli, shared
 from lib.alignments import Alignments
 from lib.errors import FaceswapError
 from lib.gui.app import GuiConfig, create_app
@@ -264,3 +264,53 @@ def test_a_refused_removal_puts_the_faces_back(extracted):
     assert (root / "faces" / name).is_file() and not (root / "faces_removed").exists()
     assert client.post("/gui/api/faces/remove", json={"folder": "faces", "alignments": "clip_alignments.json",
                                                       "names": ["../clip_alignments.json"]}).status_code == 400
+
+
+# ------------------------------------------------------------------------------------------------ convert tuner
+def test_the_tuner_renders_frames_with_convert_s_settings_and_hands_them_to_convert(gui, faces_of):
+    from scripts.bench_convert import untrained_model
+    client, root, queue = gui
+    faces = faces_of(JAMIE, 4)
+    shutil.copy(shared(JAMIE), root / "clips" / "jamie.mp4")       # renamed: its alignments name the original
+    shutil.copy(faces.parent / "alignments.json", root / "clips" / "jamie_alignments.json")
+    untrained_model(root / "model", "lightweight", {"width": "0.25", "dense": "64"})
+    refused = client.post("/gui/api/tuner/open", json={"model_dir": "model", "input": "clips/jamie.mp4"})
+    assert refused.status_code == 400 and "trust-alignments" in refused.json()["detail"]   # as convert says
+    info = client.post("/gui/api/tuner/open", json={"model_dir": "model", "input": "clips/jamie.mp4",
+                                                    "trust_alignments": True})
+    assert info.status_code == 200, info.text
+    info = info.json()
+    assert info["frames"] == 130 and (info["width"], info["height"]) == (224, 224)
+    assert info["faces_frames"][:3] == [0, 4, 8] and not info["detect_on_the_fly"]
+    sid = info["session"]
+
+    def render(settings, frame=8):
+        response = client.post(f"/gui/api/tuner/{sid}/render", json={"frame": frame, "settings": settings})
+        assert response.status_code == 200, response.text
+        assert response.content[:2] == b"\xff\xd8" and float(response.headers["x-render-ms"]) > 0
+        return response.content
+
+    base = render({})
+    assert render({}) == base                                   # the same settings give the same frame
+    assert render({"mask-type": "components", "mask-blur": "10"}) != base
+    assert render({"color-adjustment": "none"}) != base
+    original = client.get(f"/gui/api/tuner/{sid}/original/8")
+    assert original.status_code == 200 and original.content != base
+    for settings, words in (({"mask-blur": "x"}, "--mask-blur"), ({"writer": "gif"}, "does not set"),
+                            ({"color-adjustment": "nope"}, "invalid choice")):
+        refused = client.post(f"/gui/api/tuner/{sid}/render", json={"frame": 8, "settings": settings})
+        assert refused.status_code == 400 and words in refused.json()["detail"]
+    assert client.post(f"/gui/api/tuner/{sid}/render", json={"frame": 130, "settings": {}}).status_code == 400
+    assert client.post("/gui/api/tuner/nope/render", json={"frame": 1, "settings": {}}).status_code == 400
+
+    tuned = {"mask-type": "components", "mask-blur": "7.5", "smooth": "0"}
+    saved = client.post(f"/gui/api/tuner/{sid}/config", json={"settings": tuned, "path": "tuned.toml"}).json()
+    from lib.cli import _load_config
+    assert _load_config(str(root / saved["path"]), "convert") == {
+        "mask_type": "components", "mask_blur": 7.5, "mask_erode": 1.0, "color_adjustment": "avg-color",
+        "scaling": "none", "smooth": 0.0, "swap_model": False}       # only the blend: no paths, no trust
+    job_id = client.post(f"/gui/api/tuner/{sid}/convert", json={"settings": tuned, "output": "out.mp4"}).json()["id"]
+    values = queue.get(job_id)["payload"]["values"]
+    assert values["mask-type"] == "components" and values["mask-blur"] == "7.5" and values["trust-alignments"]
+    assert values["output"] == str(root.resolve() / "out.mp4") and values["model-dir"] == str(root.resolve() / "model")
+    queue.cancel(job_id)

@@ -255,7 +255,8 @@ def router(config: GuiConfig, queue, tuners) -> APIRouter:
         try:
             return tuners.open(root.resolve(str(body.get("model_dir") or ""), must_exist=True),
                                root.resolve(str(body.get("input") or ""), must_exist=True),
-                               root.resolve(body["alignments"], must_exist=True) if body.get("alignments") else None)
+                               root.resolve(body["alignments"], must_exist=True) if body.get("alignments") else None,
+                               body.get("trust_alignments") is True)
         except FaceswapError as err:
             raise _error(err) from None
 

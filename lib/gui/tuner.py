@@ -32,8 +32,10 @@ class TunerSession:
                 "color_adjustment": "color-adjustment", "scaling": "scaling", "smooth": "smooth",
                 "swap_model": "swap-model"}
 
-    def __init__(self, model_dir: Path, source_path: Path, alignments: Path | None = None):
+    def __init__(self, model_dir: Path, source_path: Path, alignments: Path | None = None,
+                 trust_alignments: bool = False):
         self.model_dir, self.source_path, self.alignments_path = Path(model_dir), Path(source_path), alignments
+        self.trust_alignments = bool(trust_alignments)
         self._lock = threading.Lock()
         self._renderers: OrderedDict[tuple, object] = OrderedDict()
         defaults = self.parse_settings({})
@@ -63,6 +65,8 @@ class TunerSession:
         values = {"input": str(self.source_path), "output": "tuned.mp4", "model-dir": str(self.model_dir)}
         if self.alignments_path:
             values["alignments"] = str(self.alignments_path)
+        if self.trust_alignments:
+            values["trust-alignments"] = True
         values.update({k: v for k, v in settings.items() if v is not None and v != ""})
         return forms.parse("convert", values)
 
@@ -74,7 +78,8 @@ class TunerSession:
         if renderer is None:
             renderer = FrameRenderer(self.model_dir, self.source_path,
                                      str(self.alignments_path) if self.alignments_path else None,
-                                     swap_model=args.swap_model, smooth=args.smooth)
+                                     swap_model=args.swap_model, smooth=args.smooth,
+                                     trust_alignments=self.trust_alignments)
             self._renderers[key] = renderer
             while len(self._renderers) > RENDERERS:
                 self._renderers.popitem(last=False)
@@ -110,6 +115,8 @@ class TunerSession:
                   "model-dir": root.relative(self.model_dir)}
         if self.alignments_path:
             values["alignments"] = root.relative(self.alignments_path)
+        if self.trust_alignments:
+            values["trust-alignments"] = True
         values.update({k: v for k, v in settings.items() if v is not None and v != ""})
         return values
 
@@ -129,8 +136,9 @@ class Tuners:
         self._sessions: OrderedDict[str, TunerSession] = OrderedDict()
         self._lock = threading.Lock()
 
-    def open(self, model_dir: Path, source: Path, alignments: Path | None = None) -> dict:
-        session = TunerSession(model_dir, source, alignments)
+    def open(self, model_dir: Path, source: Path, alignments: Path | None = None,
+             trust_alignments: bool = False) -> dict:
+        session = TunerSession(model_dir, source, alignments, trust_alignments)
         sid = secrets.token_urlsafe(12)
         with self._lock:
             self._sessions[sid] = session

@@ -610,20 +610,25 @@ async function pageTuner() {
   const model = pathInput("folder", saved.model || "", "model folder (train -m)");
   const video = pathInput("file", saved.video || "", "video to convert");
   const aligns = pathInput("file", saved.alignments || "", "alignments (default: beside the video)");
+  const trust = el("input", { type: "checkbox", name: "trust-alignments", checked: saved.trust === true });
   const status = el("p", { class: "muted" });
   const body = el("div");
   fill(main, el("h1", { text: "Convert tuner" }),
     el("p", { class: "muted", text: "Open a model and a video, pick a frame and try blend settings; the frame re-renders as you change them." }),
     el("div", { class: "toolbar" }, el("label", {}, "model", model.node), el("label", {}, "video", video.node), el("label", {}, "alignments", aligns.node),
+      el("label", { title: "use an alignments file made from this video under another name or encoding" },
+        "trust alignments", trust),
       el("button", { class: "open", text: "Open", onclick: open })), status, body);
 
   async function open() {
-    sessionStorage.setItem("tuner", JSON.stringify({ model: model.input.value, video: video.input.value, alignments: aligns.input.value }));
+    sessionStorage.setItem("tuner", JSON.stringify({ model: model.input.value, video: video.input.value,
+                                                     alignments: aligns.input.value, trust: trust.checked }));
     message(status, "Opening (loading the model)…");
     fill(body);
     try {
       const [info, schema] = await Promise.all([
-        post("/gui/api/tuner/open", { model_dir: model.input.value.trim(), input: video.input.value.trim(), alignments: aligns.input.value.trim() || null }),
+        post("/gui/api/tuner/open", { model_dir: model.input.value.trim(), input: video.input.value.trim(),
+                                      alignments: aligns.input.value.trim() || null, trust_alignments: trust.checked }),
         get("/gui/api/forms/convert")]);
       message(status, `${info.frames} frames${info.width ? `, ${info.width}×${info.height}` : ""}; model ${info.model.name} at ${info.model.iterations} iterations; ` +
         (info.detect_on_the_fly ? "no alignments file: faces are detected per frame" : `${info.faces_frames.length} frames with faces`));
