@@ -252,6 +252,44 @@ class Alignments:
         return out
 
 
+def source_entry(source) -> dict:
+    """The ``source`` entry of an alignments file for a lib.video.Source: what later runs check it against."""
+    entry = {"path": str(source.path.resolve()), "frame_count": source.count}
+    if source.info is not None:
+        entry.update(fps=float(source.info.fps), width=source.info.width, height=source.info.height,
+                     bytes=source.path.stat().st_size)
+    return entry
+
+
+def describe(entry: dict) -> str:
+    """``clip.mp4 (1280x720, 600 frames, 12.3 MB)``: a source entry as a user recognises it."""
+    facts = []
+    if entry.get("width") and entry.get("height"):
+        facts.append(f"{entry['width']}x{entry['height']}")
+    if isinstance(entry.get("frame_count"), int):
+        facts.append(f"{entry['frame_count']} frames")
+    if isinstance(entry.get("bytes"), int):
+        facts.append(f"{entry['bytes'] / 1e6:.1f} MB")
+    name = Path(str(entry.get("path") or "?")).name
+    return f"{name} ({', '.join(facts)})" if facts else name
+
+
+def source_mismatch(stored: dict, source, fields=("name", "bytes", "frame_count", "width", "height")) -> list[str]:
+    """The ``fields`` in which the source an alignments file describes (``stored``) differs from ``source``
+    (a lib.video.Source); a field the file does not record is not compared. Folders of frames are compared
+    by name only: photos may be added to them."""
+    actual = source_entry(source)
+    fields = [f for f in fields if f == "name" or source.info is not None]
+    differ = []
+    for key in fields:
+        if key == "name":
+            if stored.get("path") and Path(str(stored["path"])).name != source.path.resolve().name:
+                differ.append(key)
+        elif stored.get(key) is not None and actual.get(key) is not None and stored[key] != actual[key]:
+            differ.append(key)
+    return differ
+
+
 def default_path(input_path) -> Path:
     """Where the alignments of ``input_path`` live: ``<video stem>_alignments.json`` beside a video,
     ``alignments.json`` inside a folder of frames."""

@@ -96,6 +96,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def temp_file(near, suffix: str | None = None) -> Path:
+    """A new empty hidden temp file beside ``near`` (with the user's usual permissions), named so that
+    :func:`remove_stale_temps` cleans it up if this process is killed; the caller renames or removes it."""
+    near = Path(near)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(near), suffix=suffix or near.suffix or ".tmp", dir=near.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the user's usual permissions
+        os.close(fd)
+    except OSError as err:
+        raise _explain(err, near) from err
+    return Path(tmp)
+
+
 def temp_dir(near) -> Path:
     """A new hidden temp folder beside ``near`` (a file or folder to be written), named so that
     :func:`remove_stale_temps` cleans it up if this process is killed; the caller removes it when done."""
@@ -130,13 +143,7 @@ def atomic_path(path, suffix: str | None = None):
     path = Path(path)
     if not path.parent.is_dir():
         raise FaceswapError(f"cannot write {path}: folder {path.parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=suffix or path.suffix or ".tmp", dir=path.parent)
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the user's usual permissions
-        os.close(fd)
-    except OSError as err:
-        raise _explain(err, path) from err
-    tmp = Path(tmp)
+    tmp = temp_file(path, suffix)
     try:
         yield tmp
         _fsync(tmp)

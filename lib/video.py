@@ -378,11 +378,8 @@ class VideoWriter:
         if not os.access(self.path.parent, os.W_OK):
             raise FaceswapError(f"cannot write {self.path}: folder {self.path.parent} is read-only")
         self.width, self.height = size
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix or ".mp4",
-                                   dir=self.path.parent)
-        os.fchmod(fd, 0o666 & ~_umask())
-        os.close(fd)
-        self.tmp = Path(tmp)
+        from lib.fileio import temp_file
+        self.tmp = temp_file(self.path, self.path.suffix or ".mp4")   # a killed run's is cleaned by the next
         self.frames = 0
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-v", "error", "-f", "rawvideo",
                "-pix_fmt", "bgr24", "-s", f"{self.width}x{self.height}", "-r", str(fps), "-i", "pipe:0"]
@@ -448,12 +445,6 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def mux_audio(video, audio_from, out, shortest: bool = False, metadata: dict | None = None,

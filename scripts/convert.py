@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument("-p", "--alignments", metavar="FILE",
                     help="alignments file (default: the one beside the input; when there is none, faces are "
                          "detected on the fly)")
+    io.add_argument("--trust-alignments", action="store_true",
+                    help="use the alignments file although the video it describes has another name or file size "
+                         "(the video was renamed or re-encoded); another frame size or length is always refused")
     io.add_argument("-r", "--ref", metavar="VIDEO",
                     help="reference video for fps and audio when the input is a folder of frames")
     io.add_argument("--swap-model", action="store_true", help="swap the other way: B -> A instead of A -> B")

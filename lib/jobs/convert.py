@@ -37,6 +37,7 @@ class ConvertParams:
     output: str                                  # video/GIF file, folder (images writer) or one image
     model_dir: str                               # model folder written by train
     alignments: str | None = None                # default: beside the input; none there = detect on the fly
+    trust_alignments: bool = False               # use an alignments file made from a video of another name/size
     ref: str | None = None                       # fps and audio for a folder of frames
     swap_model: bool = False                     # B -> A instead of A -> B
     frame_ranges: list[str] | None = None        # "START-END" (0-based, inclusive): convert only these
@@ -64,6 +65,7 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
     """Convert ``params.input``; returns its figures: frames, written, swapped (frames), faces, seconds (of
     streaming), busy (seconds per pipeline stage), fps, output, writer, model, size."""
     from lib.convert import Blender, Predictor, convert_stream
+    from lib.fileio import remove_stale_temps
     from lib.model.store import load_model
     from lib.video import Source
 
@@ -73,6 +75,7 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
     check_output(params, writer_name)
     if Path(params.output).resolve() == Path(params.input).resolve():
         raise FaceswapError(f"output {params.output} is the input: choose another name, the input is kept as it is")
+    remove_stale_temps(Path(params.output).parent)          # temp video/frames of a convert that was killed
     source = Source(params.input)
     ref = params.ref
     if ref and source.is_video:
@@ -80,7 +83,7 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
                     source.path.name)
         ref = None
     ranges = parse_ranges(params.frame_ranges, source.count)
-    faces_by_index, _ = load_faces(source, params.alignments)
+    faces_by_index, _ = load_faces(source, params.alignments, params.trust_alignments)
     report.check()
     model = load_model(params.model_dir)
     direction = "b2a" if params.swap_model else "a2b"
@@ -223,10 +226,13 @@ def check_output(params, name: str) -> None:
         check_folder_writable(out if out.is_dir() else out.parent, out)
 
 
-def load_faces(source, alignments: str | None = None):
+def load_faces(source, alignments: str | None = None, trust: bool = False):
     """(``index -> faces`` from the alignments file, checked against the source, or None to detect on the fly;
-    the file's path). ``alignments`` None means the file beside the input, if there is one."""
-    from lib.alignments import Alignments, default_path
+    the file's path). ``alignments`` None means the file beside the input, if there is one.
+
+    The file must describe this footage: a video of another size or length is refused; one of another name or
+    file size (maybe other footage of the same shape) is refused unless ``trust`` (renamed or re-encoded)."""
+    from lib.alignments import Alignments, default_path, describe, source_entry, source_mismatch
     from lib.video import frame_index
     path = Path(alignments) if alignments else default_path(source.path)
     if not path.exists():
@@ -236,6 +242,13 @@ def load_faces(source, alignments: str | None = None):
         log.info("no alignments file at %s: detecting faces on the fly", path)
         return None, path
     found_file = Alignments.load(path)
+    hard = source_mismatch(found_file.source, source, ("frame_count", "width", "height"))
+    soft = [] if trust else source_mismatch(found_file.source, source, ("name", "bytes"))
+    if hard or soft:
+        advice = "" if hard else (", or pass --trust-alignments if the video was only renamed or re-encoded")
+        raise FaceswapError(f"alignments file {path} describes {describe(found_file.source)}, not "
+                            f"{describe(source_entry(source))} ({', '.join(hard + soft)} differ): pass the file made "
+                            f"from this input with -p, or extract it again{advice}")
     expected = found_file.source.get("frame_count")
     if source.is_video and isinstance(expected, int) and expected != source.count:
         raise FaceswapError(f"alignments file {path} does not match {source.path}: it describes {expected} frames, "
@@ -270,11 +283,19 @@ def face_stream(source, faces_by_index, ranges, smooth: float, detector: str, fa
     if faces_by_index is not None:
         if smooth > 0:
             smooth_frames([faces_by_index.get(i, []) for i in range(source.count)], smooth)
+        outside = 0
         for frame in source.frames():
             faces = faces_by_index.get(frame.index, []) if in_ranges(frame.index, ranges) else []
+            if faces:
+                on_frame = [face for face in faces if in_frame(face, frame.image.shape)]
+                outside += len(faces) - len(on_frame)
+                faces = on_frame
             if face_filter and faces:
                 faces = face_filter.select(frame.image, faces)
             yield frame, faces
+        if outside:
+            log.warning("%d face(s) of the alignments file lie outside their frame and were not swapped: is it the "
+                        "file of this input?", outside)
         return
     from lib.extractor import Extractor
     extractor = Extractor(detector=detector, masks=(), identity=False)
@@ -289,6 +310,15 @@ def face_stream(source, faces_by_index, ranges, smooth: float, detector: str, fa
         if face_filter and faces:
             faces = face_filter.select(frame.image, faces)
         yield frame, faces
+
+
+def in_frame(face, shape) -> bool:
+    """Whether most of ``face``'s landmarks fall inside a frame of ``shape``: a face outside is no face to
+    swap (it would be pasted nowhere, yet counted)."""
+    height, width = shape[:2]
+    points = np.asarray(face.landmarks, np.float64)
+    inside = (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+    return bool(inside.mean() >= 0.5)
 
 
 def make_writer(params: ConvertParams, source, name: str, ref: str | None = None):
@@ -324,7 +354,7 @@ class FrameRenderer:
 
     def __init__(self, model_dir, source, alignments: str | None = None, *, swap_model: bool = False,
                  detector: str = "dlib-hog", smooth: float = 2.0, filter=None, nfilter=None,
-                 ref_threshold: float = 0.6, cache: int = 8):
+                 ref_threshold: float = 0.6, cache: int = 8, trust_alignments: bool = False):
         from lib.convert import Predictor
         from lib.model.store import load_model
         from lib.smooth import smooth_frames
@@ -332,7 +362,7 @@ class FrameRenderer:
         self.source = source if isinstance(source, Source) else Source(source)
         self.model = load_model(model_dir)
         self.predictor = Predictor(self.model, "b2a" if swap_model else "a2b")
-        self.faces_by_index, _ = load_faces(self.source, alignments)
+        self.faces_by_index, _ = load_faces(self.source, alignments, trust_alignments)
         if self.faces_by_index is not None and smooth > 0:
             smooth_frames([self.faces_by_index.get(i, []) for i in range(self.source.count)], smooth)
         self.detector = detector
@@ -347,7 +377,7 @@ class FrameRenderer:
         """A renderer for the frames ``params`` would convert (its blend settings are given to render)."""
         return cls(params.model_dir, params.input, params.alignments, swap_model=params.swap_model,
                    detector=params.detector, smooth=params.smooth, filter=params.filter, nfilter=params.nfilter,
-                   ref_threshold=params.ref_threshold, **options)
+                   ref_threshold=params.ref_threshold, trust_alignments=params.trust_alignments, **options)
 
     @property
     def count(self) -> int:
@@ -382,7 +412,7 @@ class FrameRenderer:
         image = frame.image
         image.flags.writeable = False
         if self.faces_by_index is not None:
-            faces = list(self.faces_by_index.get(frame.index, []))
+            faces = [face for face in self.faces_by_index.get(frame.index, []) if in_frame(face, image.shape)]
         else:
             if self._extractor is None:
                 from lib.extractor import Extractor

@@ -67,6 +67,10 @@ def run(params: ExtractParams, progress: ProgressFn | None = None, cancel: Cance
     output = Path(params.output)
     if output.exists() and not output.is_dir():
         raise FaceswapError(f"output {output} is a file, not a folder: choose a folder for the faces")
+    for path in inputs:
+        if path.is_dir() and not params.no_faces and output.resolve() == path.resolve():
+            raise FaceswapError(f"output {output} is the input folder: the faces would be mixed with the images "
+                                f"(and read as new images next time); choose another folder for -o")
     targets = [(path, output / _name(path) if len(inputs) > 1 else output,
                 alignments_target(path, params.alignments, align_dir)) for path in inputs]
     report.check()
@@ -109,10 +113,24 @@ def alignments_target(path: Path, option: str | None, folder: Path | None = None
         target = Path(option) if option else default_path(path)
     if not target.parent.is_dir():
         raise FaceswapError(f"cannot write alignments {target}: folder {target.parent} does not exist")
+    if target.resolve() == path.resolve() or (target.is_file() and not _is_alignments(target)):
+        what = "the input" if target.resolve() == path.resolve() else "a file that is not an alignments file"
+        raise FaceswapError(f"-p {target} would overwrite {what}: give the alignments file another name, e.g. "
+                            f"{default_path(path).name}")
     if not os.access(target.parent, os.W_OK):
         raise FaceswapError(f"cannot write alignments {target}: folder {target.parent} is read-only; "
                             f"pass -p with a writable file or folder")
     return target
+
+
+def _is_alignments(path: Path) -> bool:
+    """An empty file, or one that starts like an alignments file: safe to replace (it is backed up first)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(256)
+    except OSError:
+        return False
+    return not head or b'"faceswap-alignments"' in head
 
 
 class _ExtractJob:
@@ -133,30 +151,47 @@ class _ExtractJob:
         self.auto = self.filter is None and params.identity == "auto"
 
     def run_one(self, path: Path, out_dir: Path, alignments_path: Path) -> dict:
-        from lib.alignments import Alignments
-        from lib.facewriter import FaceWriter
-        from lib.threads import background
+        from lib.alignments import Alignments, describe, source_entry, source_mismatch
+        from lib.fileio import remove_stale_temps
         from lib.video import Source
 
-        params, report = self.params, self.report
+        params = self.params
         source = Source(path)
         done: dict = {}
         previous = None
         if params.skip_existing and alignments_path.exists():
             previous = Alignments.load(alignments_path)      # corrupt -> clear error, file untouched
+            differ = source_mismatch(previous.source, source)
+            if differ:
+                raise FaceswapError(f"--skip-existing: {alignments_path} describes {describe(previous.source)}, not "
+                                    f"{describe(source_entry(source))} ({', '.join(differ)} differ): its frames are "
+                                    f"of other footage; run without --skip-existing (the file is backed up), or "
+                                    f"pass another -p")
             done = previous.frames
+        remove_stale_temps(alignments_path.parent)           # temp files of a run that was killed
+        created = []
         if not params.no_faces:
             try:
+                created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
                 out_dir.mkdir(parents=True, exist_ok=True)
             except OSError as err:
                 raise FaceswapError(f"cannot create output folder {out_dir}: {err.strerror}") from None
+            remove_stale_temps(out_dir)
+        try:
+            return self._run_one(source, path, out_dir, alignments_path, previous, done)
+        except BaseException:
+            for folder in created:                            # a failed input leaves no empty folder behind
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+            raise
 
-        info = source.info
-        alignments = Alignments(
-            {"path": str(path.resolve()), "frame_count": source.count,
-             "fps": float(info.fps) if info else None,
-             "width": info.width if info else None, "height": info.height if info else None},
-            dict(self.extractor.mask_space))
+    def _run_one(self, source, path: Path, out_dir: Path, alignments_path: Path, previous, done: dict) -> dict:
+        from lib.alignments import Alignments, source_entry
+        from lib.facewriter import FaceWriter
+        from lib.threads import background
+
+        params, report = self.params, self.report
+        alignments = Alignments(source_entry(source), dict(self.extractor.mask_space))
         todo = [i for i, name in enumerate(source.names()) if i % params.every_n == 0 and name not in done]
         wanted = set(todo)
         skipped: list[tuple[str, str]] = []
@@ -248,10 +283,21 @@ def _merge(alignments, previous, source):
 
 
 def _readable_images(source, wanted: set, skipped: list):
-    """Frames of an image folder; an unreadable file is skipped (and named at the end), not fatal."""
+    """Frames of an image folder; an unreadable file is skipped (and named at the end), not fatal, and so is a
+    face PNG written by extract (a faces folder given as input, or faces left among the photos)."""
+    from lib.faces import read_face_meta
     from lib.video import Frame, read_image
     for index, file in enumerate(source.files):
         if index not in wanted:
+            continue
+        try:
+            if file.suffix.lower() == ".png" and read_face_meta(file) is not None:
+                skipped.append((file.name, f"{file} is a face written by 'faceswap.py extract', not a photo: give "
+                                           f"the folder of the original images"))
+                continue
+        except FaceswapError:
+            skipped.append((file.name, f"{file} is a damaged face PNG written by 'faceswap.py extract', not a "
+                                       f"photo"))
             continue
         try:
             image = read_image(file)

@@ -2,12 +2,11 @@
 the synthetic-media tags in the container. Frames stream to ffmpeg through lib.video.VideoWriter, which
 writes a temp file and renames it only when the video is complete. Audio from a reference video that may
 be longer than the frames (``--ref``) is muxed afterwards, cut to the video's length."""
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lib.fileio import temp_file
 from lib.registry import register
 from lib.video import VideoWriter, mux_audio
 from plugins.convert.writer._base import WriterOptions, check_file_target
@@ -27,9 +26,7 @@ class FfmpegWriter:
         self.tmp = None
         target, audio = self.path, options.audio_from
         if options.audio_shortest and audio is not None:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
-            os.close(fd)
-            self.tmp = target = Path(tmp)
+            self.tmp = target = temp_file(self.path)
             audio = None
         self._writer = VideoWriter(target, options.fps, options.size, codec=CODECS[options.codec],
                                    crf=options.crf, preset=PRESET, audio_from=audio, metadata=options.tags)

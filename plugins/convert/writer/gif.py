@@ -1,13 +1,11 @@
 """Writer 'gif': an animated GIF (for previews and sharing) with one palette made for the whole clip, and a
 GIF comment block saying the content is synthetic. Frames stream losslessly to a temp video first; ffmpeg
 then builds the palette and the GIF; the final name appears only when all of it succeeded."""
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from lib.fileio import atomic_path, atomic_write_bytes
+from lib.fileio import atomic_path, atomic_write_bytes, temp_file
 from lib.provenance import tag_gif
 from lib.registry import register
 from lib.video import VideoWriter, run_ffmpeg
@@ -22,9 +20,7 @@ class GifWriter:
     def __init__(self, output: Path, options: WriterOptions):
         self.path = check_file_target(output, self.suffixes, "gif")
         self.fps = options.fps
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".mkv", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temp_file(self.path, ".mkv")
         self._writer = VideoWriter(self.tmp, options.fps, options.size, codec="ffv1")
 
     def write(self, frame: np.ndarray, name: str) -> None:

@@ -4,13 +4,12 @@ renamed when the run completes; into an existing folder each file is written ato
 like an image (``out.jpg``) takes a single frame (a photo in, a photo out)."""
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from lib.errors import FaceswapError
-from lib.fileio import atomic_write_bytes
+from lib.fileio import atomic_write_bytes, temp_dir
 from lib.provenance import encode_image
 from lib.registry import register
 from plugins.convert.writer._base import WriterOptions, check_folder_writable
@@ -39,7 +38,7 @@ class ImagesWriter:
             self.folder, self.tmp = self.path, None
         else:
             check_folder_writable(self.path.parent, self.path)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
+            self.tmp = temp_dir(self.path)
             self.folder = self.tmp
 
     def write(self, frame: np.ndarray, name: str) -> None:

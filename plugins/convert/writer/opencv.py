@@ -1,14 +1,13 @@
 """Writer 'opencv': frames encoded by OpenCV's own cv2.VideoWriter (MPEG-4 part 2, or MJPEG in .avi), for
 players that cannot decode H.264; the source's audio and the synthetic-media tags are then muxed in with
 lib.video (stream copy, no re-encode). The final name appears only when all of that succeeded."""
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from lib.errors import FaceswapError
+from lib.fileio import temp_file
 from lib.registry import register
 from lib.video import mux_audio
 from plugins.convert.writer._base import WriterOptions, check_file_target
@@ -25,9 +24,7 @@ class OpencvWriter:
         self.path = check_file_target(output, self.suffixes, "opencv")
         self.options = options
         suffix = self.path.suffix.lower()
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.cv.", suffix=suffix, dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = temp_file(self.path, suffix)
         self.size = tuple(options.size)
         self._cv = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*FOURCC[suffix]),
                                    float(options.fps), self.size)
