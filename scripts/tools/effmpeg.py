@@ -131,7 +131,7 @@ def _done(out: Path) -> None:
 # ---------------------------------------------------------------------------------------------- actions
 def _extract(args) -> None:
     """Frames named like Source names them, so alignments and faces made from the video match the folder."""
-    from lib.video import run_ffmpeg
+    from lib.video import input_args, run_ffmpeg
     info = _video_in(args)
     src = Path(args.input)
     out = Path(args.output) if args.output else src.with_name(f"{src.stem}_frames")
@@ -142,7 +142,7 @@ def _extract(args) -> None:
     rate = ["-vf", f"fps={_fps(args.fps)}"] if args.fps else ["-fps_mode", "passthrough"]
     quality = ["-q:v", "2"] if args.format == "jpg" else ["-compression_level", "3"]
     log.info("extracting %d frames of %s to %s", info.frame_count, src, out)
-    run_ffmpeg(["-i", src, "-map", "0:v:0", *rate, *quality, "-start_number", "0", pattern],
+    run_ffmpeg([*input_args(src), "-map", "0:v:0", *rate, *quality, "-start_number", "0", pattern],
                f"extracting frames of {src}")
     count = len(list(out.glob(f"{src.stem}_*.{args.format}")))
     print(f"wrote {count} frames to {out}")
@@ -208,6 +208,7 @@ def _mux_audio(args) -> None:
 
 
 def _rescale(args) -> None:
+    from lib.video import input_args
     info = _video_in(args)
     if not args.size:
         raise FaceswapError("rescale needs --size: WxH (1280x720), W (1280, height keeps the aspect) or a factor (0.5)")
@@ -225,12 +226,13 @@ def _rescale(args) -> None:
     if width < 2 or height < 2:
         raise FaceswapError(f"--size {args.size} gives a {width}x{height} video: too small")
     out = _output(args, ".mp4")
-    _ffmpeg_to(out, ["-i", args.input, "-map", "0:v:0", "-map", "0:a?", "-vf", f"scale={width}:{height}:flags=lanczos",
+    _ffmpeg_to(out, [*input_args(args.input), "-map", "0:v:0", "-map", "0:a?", "-vf", f"scale={width}:{height}:flags=lanczos",
                      *_encode_args(args, out)], f"rescaling {args.input}")
     _done(out)
 
 
 def _rotate(args) -> None:
+    from lib.video import input_args
     _video_in(args)
     filters = {90: "transpose=clock", 180: "transpose=clock,transpose=clock", 270: "transpose=cclock",
                "clock": "transpose=clock", "cclock": "transpose=cclock", "hflip": "hflip", "vflip": "vflip"}
@@ -239,12 +241,13 @@ def _rotate(args) -> None:
         raise FaceswapError("rotate needs --degrees 90/180/270 or --transpose clock/cclock/hflip/vflip")
     out = _output(args, ".mp4")
     # -noautorotate: turn the stored pixels, not what a rotation tag would show
-    _ffmpeg_to(out, ["-noautorotate", "-i", args.input, "-map", "0:v:0", "-map", "0:a?", "-vf", filters[key],
+    _ffmpeg_to(out, ["-noautorotate", *input_args(args.input), "-map", "0:v:0", "-map", "0:a?", "-vf", filters[key],
                      "-metadata:s:v:0", "rotate=0", *_encode_args(args, out)], f"rotating {args.input}")
     _done(out)
 
 
 def _slice(args) -> None:
+    from lib.video import input_args
     info = _video_in(args)
     start = _seconds(args.start, "--start")
     if start >= info.duration:
@@ -252,14 +255,14 @@ def _slice(args) -> None:
     length = ["-t", f"{_seconds(args.duration, '--duration'):.6f}"] if args.duration else []
     out = _output(args, ".mp4")
     # -ss before -i seeks fast; re-encoding makes the cut frame-accurate (no keyframe snapping)
-    _ffmpeg_to(out, ["-ss", f"{start:.6f}", "-i", args.input, *length, "-map", "0:v:0", "-map", "0:a?",
+    _ffmpeg_to(out, ["-ss", f"{start:.6f}", *input_args(args.input), *length, "-map", "0:v:0", "-map", "0:a?",
                      *_encode_args(args, out)], f"slicing {args.input}")
     _done(out)
 
 
 def _reencode(args) -> None:
     """No probe first: the point is to rescue files that probe (and other tools) reject."""
-    from lib.video import IMAGE_EXTS
+    from lib.video import IMAGE_EXTS, input_args
     src = Path(args.input)
     if not src.is_file():
         raise FaceswapError(f"video not found: {src}" if not src.exists() else f"{src} is a folder, not a video file")
@@ -267,7 +270,7 @@ def _reencode(args) -> None:
         raise FaceswapError(f"{src} is an image: reencode works on video files")
     out = _output(args, ".mp4")
     try:
-        _ffmpeg_to(out, ["-err_detect", "ignore_err", "-fflags", "+genpts+discardcorrupt", "-i", src,
+        _ffmpeg_to(out, ["-err_detect", "ignore_err", "-fflags", "+genpts+discardcorrupt", *input_args(src),
                          "-map", "0:v:0", "-map", "0:a?", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
                          "-fps_mode", "cfr", *_encode_args(args, out)], f"re-encoding {src}")
     except FaceswapError as err:
