@@ -1,6 +1,6 @@
 """Benchmark the faceswap service end to end, as a client sees it, on loopback:
 
-    python -m scripts.bench_service [--calls 20] [--frames 12] [--iterations 2] [--workers 1] [--json FILE]
+    python -m scripts.bench_service [--calls 20] [--frames 30] [--iterations 2] [--workers 1] [--json FILE]
 
 Starts a real ``serve`` (SQLite queue, a tiny lightweight model) and a local web server for two short clips
 cut from ../shared/data/faces (or --video-a/--video-b), then measures:
@@ -90,7 +90,7 @@ def _wait(predicate, timeout: float, what: str, step: float = 0.05):
     raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def measure(calls: int = 20, frames: int = 12, iterations: int = 2, workers: int = 1, video_a=None, video_b=None,
+def measure(calls: int = 20, frames: int = 30, iterations: int = 2, workers: int = 1, video_a=None, video_b=None,
             timeout: float = 3600.0) -> dict:
     from lib.service.client import Client
     work = Path(tempfile.mkdtemp(prefix="bench-service-"))
@@ -207,7 +207,7 @@ def _follow_events(base: str, uid: str, key: str, delays: list, stop: threading.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench_service", description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=20, help="calls made at once (default 20)")
-    parser.add_argument("--frames", type=int, default=12, help="frames of each clip (default 12)")
+    parser.add_argument("--frames", type=int, default=30, help="frames of each clip (default 30; training needs 25 faces a side)")
     parser.add_argument("--iterations", type=int, default=2, help="iterations of each of the N calls (default 2)")
     parser.add_argument("--workers", type=int, default=1, help="workers inside serve (default 1)")
     parser.add_argument("--video-a", type=Path, help="clip A (default: a shared HDTF clip)")

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
     for name in ("a", "b"):
-        cut_clip(shared(CLIPS[name]), folder / f"{name}.mp4", 12)
+        cut_clip(shared(CLIPS[name]), folder / f"{name}.mp4", 30)
     web = Site(folder)
     yield web
     web.close()

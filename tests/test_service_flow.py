@@ -24,7 +24,7 @@ from test_service_support import CLIPS, TINY_MODEL, Serve, Site, cut_clip, wait_
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
-FRAMES = 16
+FRAMES = 30
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ def test_two_uids_run_on_two_workers(redis_url, tmp_path):
     folder = tmp_path / "site"
     folder.mkdir()
     for name in ("a", "b"):
-        cut_clip(shared(CLIPS[name]), folder / f"{name}.mp4", 12)
+        cut_clip(shared(CLIPS[name]), folder / f"{name}.mp4", 30)
     site = Site(folder)
     data = tmp_path / "data"
     serve = Serve(data, "--redis", redis_url, "--workers", 0, "--allow-private-urls", "--iterations", 20,

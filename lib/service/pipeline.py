@@ -17,6 +17,7 @@ Layout of the data folder::
     uids/<uid>/workspace/       faces, alignments, the model (lib/jobs/swap.py's workspace)
     uids/<uid>/calls/<job>/     the fetched inputs of one call (removed when it has run)
     jobs/<job>/                 plan.json, log.txt, and the published swapped.mp4, model.zip, summary.json
+                                (evaluate's report.json) and report.html
     incoming/<random>/          downloads in progress
 """
 from __future__ import annotations
@@ -34,8 +35,9 @@ log = logging.getLogger("faceswap.service")
 
 KIND = "swap-call"
 TARGET = "lib.service.pipeline:run_call"
-VIDEO, MODEL, SUMMARY = "swapped.mp4", "model.zip", "summary.json"
+VIDEO, MODEL, SUMMARY, REPORT = "swapped.mp4", "model.zip", "summary.json", "report.html"
 PLAN = "plan.json"
+EVALUATE_SAMPLES = 100      # frames of A the quality summary samples (evenly spread)
 
 
 class BadRequest(FaceswapError):
@@ -106,9 +108,26 @@ def accept_call(queue, access, settings, *, uid: str, token: str, video_a: str, 
 
 # ------------------------------------------------------------------------------------------------ the job
 def run_call(payload: dict, progress, cancel) -> dict:
-    """The ``swap-call`` job: seed, swap (extract, train, convert), evaluate, publish."""
+    """The ``swap-call`` job: seed, swap (extract, train, convert), evaluate, publish. Error messages name the
+    uid's folders by what they are, not by where they are on the server."""
+    from lib.jobs import JobCancelled
+    try:
+        return _run_call(payload, progress, cancel)
+    except JobCancelled:
+        raise
+    except FaceswapError as err:
+        folders = ((Path(payload["calls_dir"]), "the call's inputs"),
+                   (uid_dir(payload["data"], payload["uid"]) / "workspace", "the uid's workspace"),
+                   (Path(payload["_job"]["dir"]), "the job's folder"), (Path(payload["data"]), "the data folder"))
+        message = str(err)
+        for folder, name in folders:
+            message = message.replace(str(folder), name)
+        raise FaceswapError(message) from None
+
+
+def _run_call(payload: dict, progress, cancel) -> dict:
     from lib.fileio import atomic_write_bytes
-    from lib.jobs import Progress
+    from lib.jobs import Progress, swap
     from lib.model import archive, store
 
     calls = Path(payload["calls_dir"])
@@ -118,9 +137,10 @@ def run_call(payload: dict, progress, cancel) -> dict:
     workspace.mkdir(parents=True, exist_ok=True)
     model_dir = workspace / "model"
 
-    if payload.get("model") and (calls / payload["model"]["folder"]).is_dir():
+    seed = calls / payload["model"]["folder"] if payload.get("model") else None
+    if seed is not None and seed.is_dir():       # the call's model replaces the uid's (moved: done once)
         progress(Progress(stage="seed model", message=f"model from {payload['model']['url']}"))
-        _replace_dir(calls / payload["model"]["folder"], model_dir)
+        _replace_dir(seed, model_dir)
     plan_file = out / PLAN
     if plan_file.is_file():            # a resumed job keeps the target it set when it first started
         plan = json.loads(plan_file.read_text())
@@ -129,27 +149,28 @@ def run_call(payload: dict, progress, cancel) -> dict:
         plan = {"start_iterations": now, "target_iterations": now + int(payload["iterations"])}
         atomic_write_bytes(plan_file, json.dumps(plan).encode())
 
-    from lib.jobs import swap
     params = swap.SwapParams(
-        input_a=calls / payload["video_a"]["file"], input_b=calls / payload["video_b"]["file"],
-        output=out / VIDEO, iterations=plan["target_iterations"], workspace=workspace,
+        input_a=str(calls / payload["video_a"]["file"]), input_b=str(calls / payload["video_b"]["file"]),
+        output=str(out / VIDEO), iterations=plan["target_iterations"], workspace=str(workspace),
         trainer=payload["trainer"], option=list(payload["option"]), batch_size=payload["batch_size"],
-        save_interval=payload["save_interval"])
+        save_interval=payload["save_interval"], preview_interval=payload["save_interval"])
     swapped = swap.run(params, progress, cancel)
 
     cancel.check()
-    progress(Progress(stage="evaluate"))
-    from lib.jobs import evaluate
-    summary = evaluate.summarize(out / VIDEO, workspace, cancel=cancel)
-
-    progress(Progress(stage="publish"))
+    frames = int(payload["video_a"].get("frames") or 0)
+    quality = swap.evaluate(params, out / "report", every_n=max(1, frames // EVALUATE_SAMPLES), progress=progress,
+                            cancel=cancel)
+    progress(Progress(stage="publish", message="packing the model"))
     archive.pack(model_dir, out / MODEL)
-    atomic_write_bytes(out / SUMMARY, json.dumps(summary, indent=1).encode())
+    os.replace(quality["json"], out / SUMMARY)
+    os.replace(quality["html"], out / REPORT)
+    shutil.rmtree(out / "report", ignore_errors=True)
     shutil.rmtree(calls, ignore_errors=True)
-    meta = store.read_meta(model_dir)
-    return {"video": VIDEO, "model": MODEL, "summary": SUMMARY, "summary_data": summary,
-            "iterations": meta["iterations"], "start_iterations": plan["start_iterations"],
-            "swap": swapped if isinstance(swapped, dict) else None}
+    return {"video": VIDEO, "model": MODEL, "summary": SUMMARY, "report": REPORT,
+            "summary_data": {"rows": quality["rows"], "summary": quality["report"]["summary"]},
+            "iterations": swapped["iterations"], "start_iterations": plan["start_iterations"],
+            "target_iterations": plan["target_iterations"], "trained": swapped["trained"],
+            "extracted": swapped["extracted"], "seconds": swapped["seconds"]}
 
 
 def _replace_dir(new: Path, target: Path) -> None:

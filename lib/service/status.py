@@ -5,10 +5,11 @@ fixed file name of ours, so no name in a request ever reaches the disk.
 """
 from __future__ import annotations
 
+import math
 from urllib.parse import urlencode
 
 MAX_POINTS = 400          # loss points sent to a dashboard: enough for a smooth curve, small enough to resend
-FILES = ("video", "model", "summary")
+FILES = ("video", "model", "summary", "report")
 
 
 def thin(points: list, limit: int = MAX_POINTS) -> list:
@@ -33,15 +34,34 @@ def describe(job: dict, losses: list, base_url: str = "", auth: dict | None = No
         "id": job["id"], "uid": job.get("uid"), "kind": job["kind"], "title": job.get("title") or job["kind"],
         "state": job["state"], "stage": job.get("stage") or progress.get("stage", ""),
         "done": progress.get("done"), "total": progress.get("total"), "unit": progress.get("unit", ""),
-        "iteration": progress.get("iteration"), "loss_a": progress.get("loss_a"), "loss_b": progress.get("loss_b"),
+        "iteration": result.get("iterations", progress.get("iteration")), "loss_a": progress.get("loss_a"), "loss_b": progress.get("loss_b"),
         "egs": progress.get("egs"), "eta": progress.get("eta"), "message": progress.get("message", ""),
         "updated": progress.get("at"), "position": job.get("position"), "error": job.get("error"),
         "attempts": job.get("attempts"), "created": job.get("created"), "started": job.get("started"),
         "finished": job.get("finished"), "losses": thin([list(p) for p in losses]),
-        "target_iterations": result.get("iterations") or (job.get("payload") or {}).get("target_iterations"),
+        "target_iterations": result.get("target_iterations") or _target(progress),
         "preview": link("preview", f"t={progress.get('at', 0):.3f}") if progress.get("preview") else None,
         "quality": result.get("summary_data"),
     }
     for what in FILES:
         view[what] = link(what) if result.get(what) else None
-    return view
+    return finite(view)
+
+
+def finite(value):
+    """``value`` with NaN and infinities as None: strict JSON, which browsers' JSON.parse needs (a loss or a
+    quality figure can be NaN, e.g. no face found to measure)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def _target(progress: dict) -> int | None:
+    """While training: the iteration count the model will reach (its count now, plus the steps left)."""
+    if progress.get("stage") == "train" and progress.get("total") and progress.get("iteration") is not None:
+        return int(progress["iteration"]) - int(progress.get("done") or 0) + int(progress["total"])
+    return None

@@ -24,14 +24,17 @@ from fastapi.staticfiles import StaticFiles
 
 from lib.errors import FaceswapError
 from lib.service.access import Access, Denied, NotFound
-from lib.service.pipeline import MODEL, SUMMARY, VIDEO, uid_dir
+from lib.service.pipeline import MODEL, REPORT, SUMMARY, VIDEO, uid_dir
 from lib.service.status import describe
 
 log = logging.getLogger("faceswap.service")
 STATIC = Path(__file__).with_name("static")
 POLL = 0.2            # seconds between looks at the jobs table for an SSE stream
 KEEPALIVE = 15.0      # seconds between comment lines on a quiet stream (proxies close silent connections)
-_FILES = {"video": (VIDEO, "video/mp4"), "model": (MODEL, "application/zip"), "summary": (SUMMARY, "application/json")}
+_FILES = {"video": (VIDEO, "video/mp4"), "model": (MODEL, "application/zip"), "summary": (SUMMARY, "application/json"),
+          "report": (REPORT, "text/html")}
+# the quality report is our own HTML; it still runs with no scripts and no outside requests
+_REPORT_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox"
 
 
 def create_app(queue, settings=None, mode: str = "service", access: Access | None = None) -> FastAPI:
@@ -175,7 +178,7 @@ def _file(queue, job: dict, what: str, root: Path | None):
             raise NotFound("no preview yet")
         return FileResponse(path, media_type=media, headers={"Cache-Control": "no-store"})
     if what not in _FILES:
-        raise NotFound(f"no such file kind {what[:20]!r}: one of video, model, summary, preview")
+        raise NotFound(f"no such file kind {what[:20]!r}: one of video, model, summary, report, preview")
     if not (job.get("result") or {}).get(what):
         raise NotFound(f"job {job['id']} has no {what} (yet)")
     name, media = _FILES[what]
@@ -183,8 +186,10 @@ def _file(queue, job: dict, what: str, root: Path | None):
     if not path.is_file():
         raise NotFound(f"the {what} of job {job['id']} was deleted (results are kept for a limited time)")
     download = f"faceswap-{job['id'][:8]}{Path(name).suffix}"
-    disposition = "inline" if what == "video" else "attachment"
-    return FileResponse(path, media_type=media, filename=download, content_disposition_type=disposition)
+    disposition = "inline" if what in ("video", "report") else "attachment"
+    headers = {"Content-Security-Policy": _REPORT_POLICY} if what == "report" else None
+    return FileResponse(path, media_type=media, filename=download, content_disposition_type=disposition,
+                        headers=headers)
 
 
 def _stream(request: Request, queue, make_view) -> StreamingResponse:

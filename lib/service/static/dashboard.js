@@ -126,12 +126,12 @@ function render(view) {
       c.q(".resultbox").hidden = false;
       if (run.video && run.video !== c.video) { c.video = run.video; c.q("video.result").src = run.video; }
       const links = c.q(".downloads");
-      links.replaceChildren(...[["video", "swapped video"], ["model", "model archive"], ["summary", "quality summary (JSON)"]]
-        .filter(([k]) => run[k]).map(([k, label]) => el("a", { href: run[k], download: "" }, label)));
-      const table = c.q("table.summary");
-      table.replaceChildren(...Object.entries(run.quality || {})
-        .filter(([, v]) => v === null || typeof v !== "object")
-        .map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", {}, typeof v === "number" ? fmtNum(v) : String(v)))));
+      links.replaceChildren(...[["video", "swapped video", true], ["model", "model archive", true],
+        ["report", "quality report", false], ["summary", "quality summary (JSON)", true]]
+        .filter(([k]) => run[k])
+        .map(([k, label, save]) => el("a", save ? { href: run[k], download: "" } : { href: run[k], target: "_blank" }, label)));
+      const rows = (run.quality && run.quality.rows) || [];
+      c.q("table.summary").replaceChildren(...rows.map(([label, text]) => el("tr", {}, el("td", {}, label), el("td", {}, text))));
     }
   });
 }
