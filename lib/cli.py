@@ -33,9 +33,12 @@ def _setup_logging(level: str, logfile: str | None = None) -> None:
         handler = logging.FileHandler(logfile, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger().addHandler(handler)
+    # Library warnings (NumPy's "invalid value encountered", deprecations) are log records, shown with -L debug,
+    # not raw lines with a source path between our own.
+    logging.captureWarnings(True)
     if level != "debug":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+        for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL", "py.warnings"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
