@@ -28,7 +28,7 @@ from lib.faces import align_matrix
 from lib.fileio import atomic_path, backup
 from lib.masks import MasksOnRead
 from lib.validate import (MAX_COORD, Count, FaceGeometry, Label, PlainName, Schema, Text, Whole, bad_geometry,
-                          check, load_json)
+                          check, load_json, no_gc)
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,11 @@ class Alignments:
             raw = path.read_bytes()
         except OSError as err:
             raise FaceswapError(f"cannot read alignments file {path}: {err.strerror}") from None
+        with no_gc():
+            return cls._from_bytes(raw, path, hint)
+
+    @classmethod
+    def _from_bytes(cls, raw: bytes, path: Path, hint: str) -> "Alignments":
         doc = load_json(raw, f"alignments file {path}", hint)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise FaceswapError(f"{path} is not a faceswap alignments file: {hint}")
