@@ -69,8 +69,11 @@ def test_tiny_model_swap_gives_sane_numbers(tmp_path, faces_of):
     # Only the face changed: the background matches up to codec noise.
     assert s["background"]["ssim"] > 0.95 and s["background"]["psnr"] > 30
     if s["frames"]["swapped_face"]:
-        assert s["pose"]["angle"] < 20
         assert 0 <= s["identity"]["retrieval"] <= 1
+    # Four steps draw noise where the face was; a stray detection in it has any pose. Check the pose only
+    # when most frames read as a face.
+    if s["frames"]["swapped_face"] >= 5:
+        assert s["pose"]["angle"] < 20
     assert s["identity"]["original_nearest"] == "A"
     check_html_report(out / "report.html")
 
