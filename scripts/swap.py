@@ -61,7 +61,7 @@ class _Printer:
             if _:
                 print(f"      already done{done}", flush=True)
             return
-        if progress.total and progress.unit:
+        if progress.total and progress.unit and (progress.done or self.bar is not None):
             if self.bar is None:
                 from tqdm import tqdm
                 self.bar = tqdm(total=progress.total, unit=progress.unit, desc=progress.stage, dynamic_ncols=True,
