@@ -85,6 +85,3 @@ def run(args) -> int:
     print(f"wrote {stats['output']}")
     return 0
 
-
-# scripts/swap.py checks convert's output with these until it runs lib.jobs.convert itself.
-from lib.jobs.convert import check_output, choose_writer  # noqa: E402,F401
