@@ -124,6 +124,20 @@ def test_faces_outside_their_frame_are_not_counted_as_swapped(faces_of, tmp_path
     assert "13 face(s) of the alignments file lie outside their frame" in proc.stderr
 
 
+def test_a_model_whose_outputs_overflow_is_refused_before_convert_writes_a_frame(tmp_path):
+    from lib.model import store
+    from lib.model.network import build_network
+    network = build_network("lightweight", {"width": 0.125, "dense": 64}, "float32")
+    signs = np.random.default_rng(0)
+    huge = [(signs.choice([-1, 1], w.shape) * 1e30).astype(np.float32) for w in network.weights]   # inf - inf
+    store.save(tmp_path / "model", {"plugin": "lightweight", "settings": network.settings, "iterations": 1,
+                                    "input_size": network.input_size, "output_size": network.output_size}, huge)
+    out = tmp_path / "out.mp4"
+    proc = run_cli("faceswap.py", "convert", "-i", shared(CLIP), "-m", tmp_path / "model", "-o", out, check=False)
+    assert_clean_failure(proc, "NaN/inf faces")
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
 # ---------------------------------------------------------------------------------------------- 6. leftovers
 def test_temp_pngs_of_a_killed_extract_are_cleaned_by_the_next_and_never_block_training(tmp_path):
     video, faces = shared(CLIP), tmp_path / "faces"

@@ -358,6 +358,9 @@ class TrainedModel:
             if self.learns_mask:
                 out_masks.append(np.asarray(result[1], np.float32))
         size = self.output_size
+        if first_non_finite(out_faces + out_masks) is not None:   # would be pasted as black faces
+            raise FaceswapError(f"model {self.path} gives NaN/inf faces (its arithmetic overflows, though its "
+                                f"weights are finite): {_hint(self.path.parent)}")
         faces_out = np.clip(np.concatenate(out_faces), 0, 1) if out_faces else np.zeros((0, size, size, 3), np.float32)
         masks = None
         if self.learns_mask:
