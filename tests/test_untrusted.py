@@ -17,7 +17,7 @@ from conftest import assert_clean_failure, run_cli, shared
 from lib.alignments import Alignments
 from lib.errors import FaceswapError
 from lib.faces import MEAN_FACE, _PNG_KEY, _chunk, align_matrix, read_face_meta, write_face_png
-from lib.fileio import atomic_path, remove_stale_temps, safe_child
+from lib.fileio import atomic_path
 from lib.model import data, store
 from lib.video import list_images, read_image
 
@@ -62,6 +62,7 @@ def test_frame_names_read_from_an_alignments_file_never_reach_outside_the_frames
 
 
 def test_safe_child_refuses_separators_dots_nul_and_links_out_of_the_folder(tmp_path):
+    from lib.fileio import safe_child
     folder = tmp_path / "in"
     folder.mkdir()
     (tmp_path / "outside.png").write_bytes(b"x")
@@ -334,6 +335,7 @@ def test_a_model_file_that_inflates_far_beyond_its_size_is_refused_unread(tmp_pa
 
 # ---------------------------------------------------------------------------------------------- 6. temp files
 def test_temp_files_of_a_killed_write_are_hidden_from_listings_and_cleaned_by_a_later_run(tmp_path):
+    from lib.fileio import remove_stale_temps
     folder = tmp_path / "faces"
     folder.mkdir()
     cv2.imwrite(str(folder / "real.png"), np.zeros((8, 8, 3), np.uint8))
@@ -382,3 +384,28 @@ def test_train_into_a_read_only_folder_fails_before_training(faces_of, read_only
                    "-t", "lightweight", "-O", "width=0.125", "-O", "dense=64", "-b", "4", check=False)
     assert_clean_failure(proc, "read-only", str(read_only))
     assert "from iteration" not in proc.stderr     # refused before the faces were loaded and training began
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"[" * DEEP + b"]" * DEEP, b'{"version": 2, "extract_a": 5}'])
+def test_a_garbage_workspace_state_is_redone_with_a_warning_not_a_crash(tmp_path, content, caplog):
+    from lib.jobs.swap import Workspace
+    (tmp_path / "state.json").write_bytes(content)
+    assert Workspace(tmp_path).state == {}
+    assert "workspace state" in caplog.text
+
+
+WARN = ("import sys; sys.path.insert(0, {root!r}); import numpy as np; from lib import cli; "
+        "cli._setup_logging({level!r}); np.log(np.zeros(3) - 1)")
+
+
+def test_numpy_warnings_stay_off_the_console_unless_debugging():
+    import subprocess
+    import sys
+    from conftest import ROOT
+    quiet = subprocess.run([sys.executable, "-c", WARN.format(root=str(ROOT), level="info")], capture_output=True,
+                           text=True)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    debug = subprocess.run([sys.executable, "-c", WARN.format(root=str(ROOT), level="debug")], capture_output=True,
+                           text=True)
+    assert "RuntimeWarning: invalid value encountered in log" in debug.stderr
+    assert all(line.startswith(("WARNING", "DEBUG", " ", "  ")) for line in debug.stderr.splitlines() if line)

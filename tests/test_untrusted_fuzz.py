@@ -263,3 +263,27 @@ def test_fuzzed_image_headers_decode_within_the_pixel_limit_or_fail_with_our_err
     loaded, refused = _only_our_error(load, valid, CASES, seed=14)
     print(f"images: {CASES} cases, {loaded} decoded, {refused} refused with one clear line")
     assert refused > 10 and loaded > 10
+
+
+def test_fuzzed_workspace_state_is_kept_valid_or_dropped_with_a_warning(tmp_path):
+    from lib.jobs.swap import Workspace, fingerprint
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"not really a video, but it has a fingerprint")
+    entry = {"input": fingerprint(video), "done": True}
+    doc = {"version": 2, "extract_a": entry, "extract_b": dict(entry, done=False)}
+    state = tmp_path / "state.json"
+
+    def load(case, rng):
+        state.write_bytes(_mutate_bytes(json.dumps(doc).encode(), rng) if case % 4 == 3 else
+                          _dumps(_mutate_json(doc, rng)))
+        return Workspace(tmp_path).state
+
+    def valid(loaded):
+        assert isinstance(loaded, dict) and set(loaded) <= {"extract_a", "extract_b"}
+        for value in loaded.values():
+            assert isinstance(value["done"], bool) and isinstance(value["input"]["sha256"], str)
+
+    loaded, refused = _only_our_error(load, valid, CASES, seed=15)
+    _nothing_written(tmp_path, ["a.mp4", "state.json"])
+    print(f"workspace state: {CASES} cases, {loaded} loaded (valid entries kept), {refused} refused")
+    assert loaded > CASES / 2

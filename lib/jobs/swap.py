@@ -101,7 +101,7 @@ class Workspace:
             return {}
         try:
             doc = json.loads(self.state_file.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
+        except (OSError, ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: nested too deep
             doc = None
         if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
             log.warning("workspace state %s is unreadable or from another version: redoing the extractions",
