@@ -247,7 +247,8 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
         train_result = train.run(train_params, forward("train"), cancel, control)
 
     say("convert", f"convert {params.input_a} -> {params.output}")
-    convert_result = convert.run(dataclasses.replace(convert_params, model_dir=str(ws.model),
+    # trust_alignments: the workspace fingerprinted A's content, so a renamed A keeps its (still right) alignments
+    convert_result = convert.run(dataclasses.replace(convert_params, model_dir=str(ws.model), trust_alignments=True,
                                                      alignments=str(ws.alignments["a"])), forward("convert"), cancel)
     return {"workspace": str(root), "output": str(params.output), "iterations": store.read_meta(ws.model)["iterations"],
             "trained": train_result["done"] if train_result else 0, "extracted": extracted,
