@@ -104,7 +104,10 @@ def _encode_mask(mask) -> str:
 
 def _decode_mask(text: str) -> np.ndarray:
     """A stored mask, checked on load to be a small PNG (``_mask_text``), so decoding it is safe."""
-    mask = cv2.imdecode(np.frombuffer(base64.b64decode(text, validate=True), np.uint8), cv2.IMREAD_GRAYSCALE)
+    try:
+        mask = cv2.imdecode(np.frombuffer(base64.b64decode(text, validate=True), np.uint8), cv2.IMREAD_GRAYSCALE)
+    except (ValueError, cv2.error):      # binascii.Error is a ValueError
+        mask = None
     if mask is None:
         raise FaceswapError("a stored mask in the alignments file is not a PNG: run 'tools.py mask' to redraw it")
     return mask

@@ -3,6 +3,7 @@ PNG, model file, image and workspace state. Each load must either give valid dat
 never another exception, never write anything, and never take much memory. Seeded, so a failure replays."""
 import copy
 import json
+import os
 import struct
 import tracemalloc
 import zlib
@@ -18,7 +19,8 @@ from lib.model import store
 from lib.validate import MAX_COORD, plain_name
 from lib.video import read_image
 
-CASES = 600            # per loader: each takes about a millisecond, the model files a few
+# Cases per loader (model files: half): a few seconds each in `make test`; FACESWAP_FUZZ_CASES=5000 digs deeper.
+CASES = int(os.environ.get("FACESWAP_FUZZ_CASES", 600))
 HOSTILE = [None, True, False, 0, -1, 1.5, 1e30, -1e30, float("nan"), float("inf"), 2 ** 70, "", "abc", "1",
            "../../victim.png", "/etc/passwd", "a\x00b", "x" * 5000, [], {}, [1e30] * 68, [[0.5, 0.5]] * 68,
            [[1, 2, 3], [4, 5, 6]], {"a": [1]}, [[float("nan")] * 2] * 68]
