@@ -99,6 +99,22 @@ def test_two_urls_give_a_link_and_a_swapped_video_and_a_second_call_continues_th
     video2 = download(again.video_url, tmp_path / "swapped2.mp4")
     assert probe(video2).frame_count == probe(site.folder / "c.mp4").frame_count
 
+    # the model archive the dashboard offered seeds a new uid's training
+    shutil.copy(model, site.folder / "seed.zip")
+    seeded = client.faceswap(site.url("a.mp4"), site.url("b.mp4"), model_url=site.url("seed.zip"), iterations=2)
+    assert seeded.id != first.id
+    assert wait_done(client, seeded, seeded.token).iteration == 5
+
+
+def test_cancel_stops_a_training_job_within_seconds(client, site):
+    answer = client.faceswap(site.url("a.mp4"), site.url("b.mp4"), iterations=40)
+    wait_for(lambda: client.status(answer.id, answer.token).stage == "train", 300, step=0.2, what="training")
+    asked = time.monotonic()
+    assert client.cancel(answer.id, answer.token).state in ("running", "cancelled")
+    status = wait_for(lambda: (s := client.status(answer.id, answer.token)).state != "running" and s, 30, step=0.2,
+                      what="the job to stop")
+    assert status.state == "cancelled" and time.monotonic() - asked < 10
+
 
 @pytest.mark.browser
 def test_the_dashboard_updates_live_and_plays_the_result(client, served, site):
