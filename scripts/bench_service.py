@@ -207,7 +207,8 @@ def _follow_events(base: str, uid: str, key: str, delays: list, stop: threading.
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench_service", description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=20, help="calls made at once (default 20)")
-    parser.add_argument("--frames", type=int, default=30, help="frames of each clip (default 30; training needs 25 faces a side)")
+    parser.add_argument("--frames", type=int, default=30,
+                        help="frames of each clip (default 30; training needs 25 faces a side)")
     parser.add_argument("--iterations", type=int, default=2, help="iterations of each of the N calls (default 2)")
     parser.add_argument("--workers", type=int, default=1, help="workers inside serve (default 1)")
     parser.add_argument("--video-a", type=Path, help="clip A (default: a shared HDTF clip)")

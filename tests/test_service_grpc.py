@@ -3,7 +3,6 @@ mapped to the right status codes with nothing left behind and nothing else fetch
 accepted calls stay queued (the whole flow, with training, is in test_service_flow.py)."""
 import io
 import json
-import shutil
 import time
 import zipfile
 from pathlib import Path

@@ -4,7 +4,6 @@ The job functions below are what the queue runs in its child processes (imported
 imports nothing from conftest at the top.
 """
 import os
-import signal
 import subprocess
 import sys
 import time

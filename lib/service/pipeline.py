@@ -60,7 +60,8 @@ def accept_call(queue, access, settings, *, uid: str, token: str, video_a: str, 
     iterations = iterations or settings.iterations
     if uid:
         access.check_token(uid, token)
-        active = [j for j in queue.jobs(uid, limit=settings.max_jobs_per_uid + 1) if j["state"] in ("queued", "running")]
+        active = [j for j in queue.jobs(uid, limit=settings.max_jobs_per_uid + 1)
+                  if j["state"] in ("queued", "running")]
         if len(active) >= settings.max_jobs_per_uid:     # checked again when queued; this spares the downloads
             from lib.service.store import QuotaExceeded
             raise QuotaExceeded(f"uid {uid} already has {len(active)} job(s) queued or running (the limit is "

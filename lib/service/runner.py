@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     payload = dict(job["payload"], _job={"id": job["id"], "uid": job["uid"], "attempt": job["attempts"],
                                          "dir": os.path.join(args.data, "jobs", job["id"])})
-    print(f"--- job {job['id']} ({job['kind']}) attempt {job['attempts']} on {args.worker}", file=sys.stderr, flush=True)
+    print(f"--- job {job['id']} ({job['kind']}) attempt {job['attempts']} on {args.worker}", file=sys.stderr,
+          flush=True)
     try:
         result = load_target(job["target"])(payload, _ProgressWriter(store, job["id"]), cancel)
         store.finish(job["id"], "done", result=result if isinstance(result, dict) else {"value": result},

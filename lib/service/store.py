@@ -222,8 +222,9 @@ class Store:
     def requeue(self, job_id: str, worker: str) -> bool:
         """Put a running job back in the queue (its worker is shutting down); it resumes from its last save."""
         with self._tx() as db:
-            return db.execute("UPDATE jobs SET state='queued', worker=NULL, heartbeat=NULL, updated=? "
-                              "WHERE id=? AND state='running' AND worker=?", (time.time(), job_id, worker)).rowcount == 1
+            cur = db.execute("UPDATE jobs SET state='queued', worker=NULL, heartbeat=NULL, updated=? "
+                             "WHERE id=? AND state='running' AND worker=?", (time.time(), job_id, worker))
+            return cur.rowcount == 1
 
     def request_cancel(self, job_id: str) -> str | None:
         """Ask a job to stop: a queued one is cancelled at once, a running one is flagged for its worker.

@@ -45,7 +45,9 @@ function drawLosses(canvas, points) {
   const x = it => pad.left + (it - first) / (last - first) * (width - pad.left - pad.right);
   const y = v => pad.top + (hi - v) / (hi - lo) * (height - pad.top - pad.bottom);
   ctx.strokeStyle = "#e6e8ee"; ctx.beginPath();
-  ctx.moveTo(pad.left, pad.top); ctx.lineTo(pad.left, height - pad.bottom); ctx.lineTo(width - pad.right, height - pad.bottom);
+  ctx.moveTo(pad.left, pad.top);
+  ctx.lineTo(pad.left, height - pad.bottom);
+  ctx.lineTo(width - pad.right, height - pad.bottom);
   ctx.stroke();
   ctx.fillText(hi.toPrecision(3), 2, pad.top + 8);
   ctx.fillText(lo.toPrecision(3), 2, height - pad.bottom);
@@ -114,7 +116,8 @@ function render(view) {
     c.q(".loss").textContent = `${fmtNum(run.loss_a)} / ${fmtNum(run.loss_b)}`;
     c.q(".egs").textContent = run.egs != null ? run.egs.toFixed(1) : "–";
     c.q(".eta").textContent = run.state === "running" ? fmtTime(run.eta) : "–";
-    c.q(".bar div").style.width = run.total ? `${Math.min(100, 100 * run.done / run.total)}%` : (run.state === "done" ? "100%" : "0");
+    const share = run.total ? Math.min(100, 100 * run.done / run.total) : (run.state === "done" ? 100 : 0);
+    c.q(".bar div").style.width = `${share}%`;
     const error = c.q(".error");
     error.hidden = !run.error; error.textContent = run.error || "";
     const key = JSON.stringify(run.losses.length ? [run.losses.length, run.losses[run.losses.length - 1]] : []);
@@ -129,9 +132,11 @@ function render(view) {
       links.replaceChildren(...[["video", "swapped video", true], ["model", "model archive", true],
         ["report", "quality report", false], ["summary", "quality summary (JSON)", true]]
         .filter(([k]) => run[k])
-        .map(([k, label, save]) => el("a", save ? { href: run[k], download: "" } : { href: run[k], target: "_blank" }, label)));
+        .map(([k, label, save]) => el("a", save ? { href: run[k], download: "" } : { href: run[k], target: "_blank" },
+                                      label)));
       const rows = (run.quality && run.quality.rows) || [];
-      c.q("table.summary").replaceChildren(...rows.map(([label, text]) => el("tr", {}, el("td", {}, label), el("td", {}, text))));
+      c.q("table.summary").replaceChildren(
+        ...rows.map(([label, text]) => el("tr", {}, el("td", {}, label), el("td", {}, text))));
     }
   });
 }
