@@ -99,7 +99,8 @@ class FaceSwapServicer(pb_grpc.DeepFakesFaceSwapServicer):
 
 def start_grpc(queue, access, settings, threads: int = 32) -> grpc.Server:
     """Start the gRPC server on ``settings.host:settings.grpc_port``; returns it (call ``stop`` to end it)."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="grpc"),
+                         options=[("grpc.so_reuseport", 0)])     # a second serve on the same port is an error
     pb_grpc.add_DeepFakesFaceSwapServicer_to_server(FaceSwapServicer(queue, access, settings), server)
     address = f"{settings.host}:{settings.grpc_port}"
     try:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 
+from lib.errors import FaceswapError
 from lib.service.access import Access, load_secret
 from lib.service.pipeline import KIND, TARGET
 from lib.service.queue import JobQueue
@@ -45,6 +47,9 @@ class Service:
         self._stop = threading.Event()
 
     def start(self) -> None:
+        s = self.settings
+        for port, flag in ((s.grpc_port, "--grpc-port"), (s.http_port, "--http-port")):
+            _check_port(s.host, port, flag)
         self.queue.check()
         requeued = self.queue.recover()
         if requeued:
@@ -80,3 +85,15 @@ class Service:
         if self.queue._worker is not None:
             self.queue._worker.stop()
         self.http.stop()
+
+
+def _check_port(host: str, port: int, flag: str) -> None:
+    """One clear line when a port is taken (before gRPC and uvicorn print their own low-level errors)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as err:
+            raise FaceswapError(f"cannot listen on {host}:{port}: {err.strerror} (is another serve running? pick "
+                                f"another port with {flag})") from None
