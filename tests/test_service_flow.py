@@ -32,6 +32,9 @@ def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("site")
     for name in ("a", "b", "c"):
         cut_clip(shared(CLIPS[name]), folder / f"{name}.mp4", FRAMES)
+    from lib.video import run_ffmpeg      # a clip with no face in it: the job must stop at training
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=256x256:rate=25", "-frames:v", FRAMES, "-pix_fmt", "yuv420p",
+                folder / "noface.mp4"], "making a clip with no face")
     web = Site(folder)
     yield web
     web.close()
@@ -104,6 +107,16 @@ def test_two_urls_give_a_link_and_a_swapped_video_and_a_second_call_continues_th
     seeded = client.faceswap(site.url("a.mp4"), site.url("b.mp4"), model_url=site.url("seed.zip"), iterations=2)
     assert seeded.id != first.id
     assert wait_done(client, seeded, seeded.token).iteration == 5
+
+
+def test_a_failing_stage_stops_the_run_and_its_error_is_shown(client, served, site):
+    answer = client.faceswap(site.url("noface.mp4"), site.url("b.mp4"), iterations=2)
+    status = wait_for(lambda: (s := client.status(answer.id, answer.token)).state in ("done", "failed") and s, 300,
+                      step=0.5, what="the job to end")
+    assert status.state == "failed" and status.stage == "extract A" and "no face found in video A" in status.error
+    assert str(served.data) not in status.error                                  # no server paths in messages
+    assert not status.video_url
+    assert not (served.data / "uids" / answer.id / "calls" / answer.job).exists()     # its inputs are gone
 
 
 def test_cancel_stops_a_training_job_within_seconds(client, site):

@@ -115,9 +115,14 @@ def run_call(payload: dict, progress, cancel) -> dict:
     try:
         return _run_call(payload, progress, cancel)
     except JobCancelled:
-        raise
-    except FaceswapError as err:
-        folders = ((Path(payload["calls_dir"]), "the call's inputs"),
+        raise                           # stopped: the inputs stay for when it resumes
+    except BaseException as err:        # failed for good: its inputs are of no more use
+        shutil.rmtree(payload["calls_dir"], ignore_errors=True)
+        if not isinstance(err, FaceswapError):
+            raise
+        calls = Path(payload["calls_dir"])
+        folders = ((calls / payload["video_a"]["file"], "video A"), (calls / payload["video_b"]["file"], "video B"),
+                   (calls, "the call's inputs"),
                    (uid_dir(payload["data"], payload["uid"]) / "workspace", "the uid's workspace"),
                    (Path(payload["_job"]["dir"]), "the job's folder"), (Path(payload["data"]), "the data folder"))
         message = str(err)
