@@ -18,7 +18,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from lib import registry
+from lib import registry, rotation
 from lib.alignments import Face
 from lib.faces import align_matrix, crop_matrix, face_size_px, invert, transform_points
 from lib.masks import LazyMasks, mask_in_space
@@ -80,10 +80,11 @@ class _Track:
 class Extractor:
     """Detector, aligner, masks and identity embedder, loaded once and reused for every frame."""
 
-    def __init__(self, detector: str = "dlib-hog", aligner: str = "dlib-68", masks=("components", "extended"),
+    def __init__(self, detector: str = "yunet", aligner: str = "dlib-68", masks=("components", "extended"),
                  identity: bool = True, min_size: int = 0, mask_size: int = 128, mask_centering: str = "face",
-                 **detector_options):
+                 rotate=rotation.ANGLES, **detector_options):
         self.detector_name = detector
+        self.rotate = tuple(rotate or ())   # angles to retry a frame at when it shows no face (lib.rotation)
         self.detector = registry.get("extract.detect", detector)(**detector_options)
         self.aligner = registry.get("extract.align", aligner)()
         self.mask_names = tuple(masks or ())
@@ -94,10 +95,14 @@ class Extractor:
         self.mask_space = {"size": mask_size, "centering": mask_centering}
 
     # ------------------------------------------------------------------------------------ one image
-    def _detect(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float]]]:
+    def _detect(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float, float]]]:
+        """(box, score, angle) per face; a frame with none is tried again rotated (``angle`` uprights the face)."""
         found = self.detector.detect(images)
-        return [[(np.asarray(box, np.int64), float(score)) for box, score in faces
-                 if max(box[2], box[3]) >= self.min_size] for faces in found]
+        if self.rotate:
+            found = [faces or rotation.detect_rotated(self.detector.detect, image, self.rotate)
+                     for image, faces in zip(images, found)]
+        return [[(np.asarray(box, np.int64), float(score), float(tilt[0]) if tilt else 0.0)
+                 for box, score, *tilt in faces if max(box[2], box[3]) >= self.min_size] for faces in found]
 
     def _face(self, box, landmarks, score, identity=None, lazy=False, matrix=None) -> Face:
         face = Face(np.asarray(box, np.int64), np.asarray(landmarks, np.float32), score, self.detector_name, identity)
@@ -110,10 +115,21 @@ class Extractor:
                           for name in self.mask_names}
         return face
 
-    def _align(self, image: np.ndarray, boxes) -> list[np.ndarray]:
-        """Landmarks from the detector's boxes, then once more from the boxes those landmarks imply."""
-        first = self.aligner.align(image, boxes)
-        return self.aligner.align(image, [landmark_box(align_matrix(lm)) for lm in first]) if first else first
+    def _align(self, image: np.ndarray, found) -> list[np.ndarray]:
+        """Landmarks from the detector's (box, score, angle)s, then once more from the boxes and tilts those
+        landmarks imply (and a third time where that tilt was far from the one aligned at); a tilted face is
+        aligned in an upright crop (lib.rotation)."""
+        angles = [angle for *_, angle in found]
+        landmarks = rotation.align(self.aligner, image, [box for box, *_ in found], angles)
+        for _ in range(2):
+            matrices = [align_matrix(lm) for lm in landmarks]
+            tilts = [rotation.roll(m) for m in matrices]
+            redo = [i for i, (a, b) in enumerate(zip(angles, tilts)) if _ == 0 or rotation.turned(a, b)]
+            for i, lm in zip(redo, rotation.align(self.aligner, image, [landmark_box(matrices[i]) for i in redo],
+                                                  [tilts[i] for i in redo])):
+                landmarks[i] = lm
+            angles = tilts
+        return landmarks
 
     def faces(self, image: np.ndarray) -> list[Face]:
         """Every face in one BGR frame: box, landmarks, matrix, masks (alignments mask space), identity."""
@@ -123,9 +139,9 @@ class Extractor:
         """``faces`` for several frames, with one detector call (batched where the detector supports it)."""
         out = []
         for image, found in zip(images, self._detect(images)):
-            landmarks = self._align(image, [box for box, _ in found])
+            landmarks = self._align(image, found)
             ids = self.embedder.embed(image, landmarks) if self.embedder and landmarks else [None] * len(found)
-            out.append([self._face(box, lm, score, ident) for (box, score), lm, ident in zip(found, landmarks, ids)])
+            out.append([self._face(box, lm, score, ident) for (box, score, _), lm, ident in zip(found, landmarks, ids)])
         return out
 
     # ------------------------------------------------------------------------------------ streams
@@ -165,15 +181,17 @@ class Extractor:
 
     def _finish_batch(self, batch):
         for frame, found in zip(batch, self._detect([f.image for f in batch])):
-            landmarks = self._align(frame.image, [box for box, _ in found])
+            landmarks = self._align(frame.image, found)
             ids = self.embedder.embed(frame.image, landmarks) if self.embedder and landmarks else [None] * len(found)
             yield frame, [self._face(box, lm, score, ident, lazy=True)
-                          for (box, score), lm, ident in zip(found, landmarks, ids)]
+                          for (box, score, _), lm, ident in zip(found, landmarks, ids)]
 
     def _follow(self, image: np.ndarray, tracks: list[_Track]) -> bool:
-        """Move every track to this frame; False if any of them no longer looks like its face."""
+        """Move every track to this frame (aligned upright at its last tilt, so a turning head is followed);
+        False if any of them no longer looks like its face."""
         boxes = [t.predicted_box() for t in tracks]
-        for track, landmarks in zip(tracks, self.aligner.align(image, boxes)):
+        for track, landmarks in zip(tracks, rotation.align(self.aligner, image, boxes,
+                                                           [rotation.roll(t.matrix) for t in tracks])):
             matrix = align_matrix(landmarks)
             patch = _patch(image, matrix)
             if float((patch * track.patch).mean()) < MATCH_NCC:
@@ -185,9 +203,9 @@ class Extractor:
     def _redetect(self, image: np.ndarray, tracks: list[_Track]) -> list[_Track]:
         """Run the detector; detections continue the track they overlap (keeping its identity) or start one."""
         found = self._detect([image])[0]
-        landmarks = self._align(image, [box for box, _ in found])
+        landmarks = self._align(image, found)
         out, used = [], set()
-        for (box, score), lm in zip(found, landmarks):
+        for (box, score, _), lm in zip(found, landmarks):
             matrix = align_matrix(lm)
             track = _Track(lm, matrix, _patch(image, matrix), score)
             best = max(((i, _iou(t.predicted_box(), box)) for i, t in enumerate(tracks) if i not in used),
@@ -201,7 +219,7 @@ class Extractor:
             if i in used or old.unconfirmed >= MAX_UNCONFIRMED or any(_iou(old.predicted_box(), t.predicted_box()) > 0.3
                                                                        for t in out):
                 continue
-            landmarks = self.aligner.align(image, [old.predicted_box()])[0]
+            landmarks = rotation.align(self.aligner, image, [old.predicted_box()], [rotation.roll(old.matrix)])[0]
             matrix = align_matrix(landmarks)
             if float((_patch(image, matrix) * old.patch).mean()) >= MATCH_NCC:
                 old.landmarks, old.matrix, old.unconfirmed = landmarks, matrix, old.unconfirmed + 1

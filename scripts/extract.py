@@ -36,15 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="alignments file to write (default: <video>_alignments.json beside a video, "
                              "alignments.json inside a folder of images); an existing folder holds "
                              "<input>_alignments.json for each input (the only form allowed in batch mode)")
-    parser.add_argument("-D", "--detector", default="dlib-hog", choices=registry.names("extract.detect"),
-                        help="face detector (default: dlib-hog)")
+    parser.add_argument("-D", "--detector", default="yunet", choices=registry.names("extract.detect"),
+                        help="face detector (default: yunet)")
     parser.add_argument("-A", "--aligner", default="dlib-68", choices=registry.names("extract.align"),
                         help="landmark aligner (default: dlib-68)")
     parser.add_argument("-M", "--masks", nargs="*", default=["components", "extended"],
                         choices=registry.names("extract.mask"),
                         help="landmark masks stored in the alignments file (default: components extended)")
     parser.add_argument("--detector-model", metavar="PATH",
-                        help="weights file for a detector whose weights no package ships (yunet)")
+                        help="other weights for the detector than the ones its package ships (yunet: an "
+                             "OpenCV Zoo YuNet .onnx)")
     parser.add_argument("--size", type=positive_int, default=256, help="side of the face PNGs in pixels (default: 256)")
     parser.add_argument("--centering", choices=("face", "head"), default="face",
                         help="crop framing: face (brows to chin) or head (with hair and ears) (default: face)")
@@ -69,6 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-every", type=positive_int, default=8, metavar="K",
                         help="in videos, run the full detector every K processed frames and track faces in "
                              "between (1 = detect every frame) (default: 8)")
+    parser.add_argument("--rotate", nargs="*", type=float, default=[30, -30, 60, -60, 90, -90], metavar="DEG",
+                        help="a frame with no face is tried again rotated by each of these angles (counter-"
+                             "clockwise degrees, in order, until one finds a face), for tilted heads; --rotate "
+                             "alone turns it off (default: 30 -30 60 -60 90 -90)")
     parser.add_argument("--no-faces", action="store_true", help="write only the alignments file, no face PNGs")
 
 

@@ -39,7 +39,7 @@ def test_extract_writes_one_face_per_frame_with_metadata_and_alignments(clip_run
     image, meta = read_face_png(files[10])
     assert image.shape == (256, 256, 3) and set(meta) == META_KEYS
     assert meta["source"] == "astronaut.mp4" and meta["frame"] == "astronaut_000010.png"
-    assert meta["frame_index"] == 10 and meta["centering"] == "face" and meta["detector"] == "dlib-hog"
+    assert meta["frame_index"] == 10 and meta["centering"] == "face" and meta["detector"] == "yunet"
     face = alignments.frames["astronaut_000010.png"][0]
     assert np.allclose(meta["landmarks"], face.landmarks, atol=0.01)
     assert np.allclose(meta["matrix"], face.matrix, atol=1e-6)

@@ -128,7 +128,7 @@ def test_forms_come_from_the_commands(gui):
     commands = {c["command"] for c in client.get("/gui/api/commands").json()}
     assert {"extract", "train", "convert", "swap", "sort", "evaluate"} <= commands and "gui" not in commands
     fields = {f["id"]: f for f in client.get("/gui/api/forms/extract").json()["fields"]}
-    assert fields["detector"]["default"] == "dlib-hog" and "dlib-cnn" in fields["detector"]["choices"]
+    assert fields["detector"]["default"] == "yunet" and "dlib-cnn" in fields["detector"]["choices"]
     assert client.get("/gui/api/forms/nope").status_code == 404
     bad = client.post("/gui/api/forms/extract/check", json={"values": {"input": "a.mp4", "output": "o", "size": "0"}})
     assert bad.json()["ok"] is False and "--size" in bad.json()["error"] and "must be 1 or more" in bad.json()["error"]

@@ -28,10 +28,10 @@ class ExtractParams:
     input: list[str] | str                       # videos, image folders or images; several = batch mode
     output: str                                  # face folder (batch: one subfolder per input)
     alignments: str | None = None                # alignments file, or an existing folder for one file per input
-    detector: str = "dlib-hog"
+    detector: str = "yunet"
     aligner: str = "dlib-68"
     masks: list[str] = field(default_factory=lambda: ["components", "extended"])
-    detector_model: str | None = None            # weights file for a detector no package ships (yunet)
+    detector_model: str | None = None            # other weights for the detector (yunet)
     size: int = 256                              # side of the face PNGs
     centering: str = "face"                      # face | head
     min_size: int = 0                            # ignore detections smaller than this (pixels)
@@ -43,6 +43,7 @@ class ExtractParams:
     identity: str = "auto"                       # auto: keep each input's dominant person; off: every face
     batch_size: int = 4                          # frames per detector call (image folders)
     detect_every: int = 8                        # video: full detection every K frames, tracking in between
+    rotate: list[float] = field(default_factory=lambda: [30, -30, 60, -60, 90, -90])  # retry angles (lib.rotation)
     no_faces: bool = False                       # write only the alignments file
 
 
@@ -97,6 +98,8 @@ def _check(params: ExtractParams) -> list[Path]:
         raise FaceswapError(f"identity must be auto or off, not {params.identity!r}")
     if params.centering not in CENTERINGS:
         raise FaceswapError(f"centering must be one of {', '.join(CENTERINGS)}, not {params.centering!r}")
+    if not all(isinstance(a, (int, float)) and -360 <= a <= 360 for a in params.rotate or ()):
+        raise FaceswapError(f"rotate angles must be degrees between -360 and 360, not {params.rotate}")
     return inputs
 
 
@@ -143,7 +146,7 @@ class _ExtractJob:
         options = {"model": params.detector_model} if params.detector_model else {}
         use_identity = bool(params.filter or params.nfilter or params.identity == "auto")
         self.extractor = Extractor(params.detector, params.aligner, params.masks, identity=use_identity,
-                                   min_size=params.min_size, **options)
+                                   min_size=params.min_size, rotate=params.rotate, **options)
         self.filter = None
         if params.filter or params.nfilter:
             self.filter = ReferenceFilter.from_photos(params.filter, params.nfilter, params.ref_threshold,

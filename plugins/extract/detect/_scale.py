@@ -24,12 +24,13 @@ def shrink(image: np.ndarray, work_size: int) -> tuple[np.ndarray, float]:
 
 
 def coarse_to_fine(image: np.ndarray, work_size: int, run) -> list[tuple[np.ndarray, float]]:
-    """``run(img) -> [(box, score)]`` on a shrunk copy first, then on the full image if nothing was found."""
+    """``run(img) -> [(box, score)]`` on a shrunk copy first, then on the full image if nothing was found.
+    Anything after the score (a detector's face angle) is passed through."""
     small, scale = shrink(image, work_size)
     found = run(small)
     if not found and scale < 1.0:
         return run(image)
-    return [(np.round(np.asarray(box, np.float64) / scale).astype(np.int64), score) for box, score in found]
+    return [(np.round(np.asarray(box, np.float64) / scale).astype(np.int64), *rest) for box, *rest in found]
 
 
 def rect_to_box(rect) -> np.ndarray:
@@ -64,5 +65,5 @@ def coarse_to_fine_batch(images: list[np.ndarray], work_size: int, run_batch) ->
         if not found and scale < 1.0:
             out[i] = run_batch([images[i]])[0]
         else:
-            out[i] = [(np.round(np.asarray(box, np.float64) / scale).astype(np.int64), score) for box, score in found]
+            out[i] = [(np.round(np.asarray(box, np.float64) / scale).astype(np.int64), *rest) for box, *rest in found]
     return out
