@@ -257,14 +257,13 @@ COMMANDS: dict[str, dict] = {
             L("-ala", "--alignments-A", nargs=1, why="face PNGs carry their own alignments: not needed"),
             L("-alb", "--alignments-B", nargs=1, why="face PNGs carry their own alignments: not needed"),
             L("-l", "--load-weights", nargs=1, stop=True,
-              why="loading weights from another model is not available here: to start from a trained model, "
-                  "copy its folder and train that copy (same -t)"),
-            L("-f", "--freeze-weights", why="freezing the encoder is not available here: every weight trains"),
+              why="loading weights from another model's .h5 file is not available here: start a new model from "
+                  "a trained model folder of this faceswap with --from MODEL_DIR"),
+            L("-f", "--freeze-weights"),
             L("-u", "--summary", "-su", stop=True,
               why="a model summary is not available here: tools.py model -j info -m DIR shows a model's plugin, "
                   "settings, sizes and iterations"),
-            L("-a", "--warmup", nargs=1, why="no learning-rate warm-up here: --learning-rate is used from the "
-                                             "first step"),
+            S("--warmup", "-a"),
             L("-n", "--no-logs", "-nl", why="losses are logged only with --tensorboard here: nothing to turn off"),
             L("-r", "--use-lr-finder", why="no learning-rate finder here: --learning-rate sets it (default 5e-5)"),
             L("-ps", "--preview-scale", nargs=1, why="no effect here: preview.png is written at the model's size"),
@@ -626,6 +625,10 @@ def _fix_extract(args, used, notes) -> None:
 
 
 def _fix_train(args, used, notes) -> None:
+    if "--freeze-weights" in used:
+        spelling, _ = used.pop("--freeze-weights")
+        args.freeze = sorted(set(args.freeze) | {"encoder"})
+        notes.append(f"{spelling}: freezing the encoder (--freeze encoder here; --freeze names any part)")
     if "--distribution-strategy" in used:
         spelling, (strategy,) = used.pop("--distribution-strategy")
         if strategy != "default":

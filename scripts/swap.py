@@ -24,12 +24,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-i", "--iterations", type=int, default=5000,
                         help="train the model up to this many iterations in all (default: 5000); a later call "
                              "with a larger number continues the same model")
-    parser.add_argument("-t", "--trainer", default="original", choices=registry.names("train.model"),
-                        help="model plugin for a new model (default: original; a resumed model keeps its own)")
+    parser.add_argument("--time", metavar="DURATION",
+                        help="train for at most this long in this call, then convert (e.g. 30m, 1h30m, 2h); with "
+                             "-i, whichever comes first")
+    parser.add_argument("-t", "--trainer", choices=registry.names("train.model"),
+                        help="model plugin for a new model (default: original, or --from's own; a resumed model "
+                             "keeps its own)")
     parser.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="model setting for a new model, e.g. -O width=0.5 (see train)")
     parser.add_argument("--batch-size", type=int, default=16, help="training faces per side per step (default: 16)")
     parser.add_argument("--learning-rate", type=float, help="training learning rate (default: train's own)")
+    parser.add_argument("--lr-schedule", metavar="SPEC",
+                        help="training learning-rate schedule: flat, cosine[:STEPS[:FLOOR]] or "
+                             "step:EVERY[:FACTOR[:FLOOR]] (see train; default: the model's own, flat when new)")
+    parser.add_argument("--warmup", type=int, metavar="N",
+                        help="raise the learning rate linearly over the model's first N steps (see train)")
+    parser.add_argument("--from", dest="from_model", metavar="MODEL_DIR",
+                        help="a new model starts from this trained model (e.g. one made with train --pretrain): "
+                             "its plugin and settings unless -t/-O are given, and every weight that fits")
+    parser.add_argument("--freeze", nargs="+", default=[], metavar="PART",
+                        help="leave these parts of the model untrained, e.g. encoder (see train)")
     parser.add_argument("--workspace", metavar="DIR",
                         help="folder for faces, alignments and the model (default: workspace/<A>_to_<B>)")
     parser.add_argument("--every-n", type=int, default=1, metavar="N",
@@ -66,6 +80,8 @@ class _Printer:
                 from tqdm import tqdm
                 self.bar = tqdm(total=progress.total, unit=progress.unit, desc=progress.stage, dynamic_ncols=True,
                                 file=sys.stderr, mininterval=1.0)
+            if progress.total != self.bar.total:       # training with --time: the steps it holds, as measured
+                self.bar.total = progress.total
             if progress.loss_a is not None:
                 self.bar.set_postfix_str(f"iter {progress.iteration} loss A {progress.loss_a:.4f} "
                                          f"B {progress.loss_b:.4f} {progress.egs:.1f} EG/s", refresh=False)

@@ -1,9 +1,13 @@
 """Train a face-swap model on two folders of faces (from extract): one shared encoder, a decoder per person.
 
 Resumes the model in -m when there is one (same architecture, optimizer state and iteration count).
-Stop with Ctrl-C or by typing q + Enter: the model is saved first. Example:
+Stops after -i steps or --time, whichever comes first; or with Ctrl-C or by typing q + Enter: the model is
+saved first. Examples:
 
     python faceswap.py train -A faces_a -B faces_b -m model -t original -b 16 -i 5000 -w
+    python faceswap.py train -A faces_a -B faces_b -m model --time 1h30m
+    python faceswap.py train --pretrain -A many_people -m base --time 2h    # faces of many people, sub-folders
+    python faceswap.py train -A faces_a -B faces_b -m model --from base --freeze encoder --time 30m
 """
 from __future__ import annotations
 
@@ -21,8 +25,8 @@ log = logging.getLogger(__name__)
 def add_arguments(parser) -> None:
     parser.add_argument("-A", "--input-A", required=True, type=Path, metavar="DIR",
                         help="faces of person A (the one replaced in convert), a folder written by extract")
-    parser.add_argument("-B", "--input-B", required=True, type=Path, metavar="DIR",
-                        help="faces of person B (the face put into A's video)")
+    parser.add_argument("-B", "--input-B", type=Path, metavar="DIR",
+                        help="faces of person B (the face put into A's video); required unless --pretrain")
     parser.add_argument("-m", "--model-dir", required=True, type=Path, metavar="DIR",
                         help="model folder: created when new, resumed when it holds a model")
     parser.add_argument("-t", "--trainer", choices=registry.names("train.model"), default=None,
@@ -32,6 +36,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("-b", "--batch-size", type=int, default=16, help="faces per side per step (default 16)")
     parser.add_argument("-i", "--iterations", type=int, default=100000,
                         help="steps to train in this run (default 100000)")
+    parser.add_argument("--time", metavar="DURATION",
+                        help="train for this long, then save and stop (e.g. 90s, 30m, 1h30m, 2h); with -i, "
+                             "whichever comes first")
     parser.add_argument("-s", "--save-interval", type=int, default=250, help="save every N steps (default 250)")
     parser.add_argument("-ss", "--snapshot-interval", type=int, default=0,
                         help="also keep a snapshot every N steps in <model>/snapshots (default 0: off)")
@@ -53,6 +60,23 @@ def add_arguments(parser) -> None:
                         help="loss or weighted sum of: mae, mse, logcosh, ssim, ms-ssim, gradient; "
                              "e.g. ssim:1,mae:0.5 (default ssim)")
     parser.add_argument("--learning-rate", type=float, default=5e-5, help="Adam learning rate (default 5e-5)")
+    parser.add_argument("--lr-schedule", metavar="SPEC",
+                        help="learning rate by iteration after the warm-up: flat (the default for a new model), "
+                             "cosine[:STEPS[:FLOOR]] (down to FLOOR x the rate over STEPS steps; default: over "
+                             "this run's -i, floor 0.1) or step:EVERY[:FACTOR[:FLOOR]] (x FACTOR every EVERY "
+                             "steps); saved with the model, which continues it when resumed")
+    parser.add_argument("--warmup", type=int, metavar="N",
+                        help="raise the learning rate linearly over the model's first N steps (default: the "
+                             "model's own; 0 for a new model)")
+    parser.add_argument("--from", dest="from_model", type=Path, metavar="MODEL_DIR",
+                        help="a new model starts from this trained model: its plugin and settings (unless -t/-O "
+                             "say otherwise) and every weight that fits (same part, place and shape)")
+    parser.add_argument("--freeze", nargs="+", default=[], metavar="PART",
+                        help="leave these parts of the model untrained in this run, e.g. encoder (the parts: "
+                             "encoder, decoder_a, decoder_b; iae: inter_a, inter_b, inter_shared, decoder)")
+    parser.add_argument("--pretrain", action="store_true",
+                        help="train one model on the faces of many people: both sides from -A (and -B), each "
+                             "a folder of faces or of sub-folders of faces; new models start from it with --from")
     parser.add_argument("--mask-type", choices=("extended", "components", "none"), default="extended",
                         help="landmark face mask used by the loss (default extended)")
     parser.add_argument("--no-penalized-mask", action="store_true",
@@ -124,6 +148,8 @@ class _Bar:
             from tqdm import tqdm
             self.bar = tqdm(total=progress.total, unit="it", dynamic_ncols=True, desc="training", file=sys.stderr,
                             mininterval=1.0)
+        if progress.total and progress.total != self.bar.total:    # --time: the steps it holds, as measured
+            self.bar.total = progress.total
         self.bar.set_postfix_str(f"iter {progress.iteration} loss A {progress.loss_a:.4f} B {progress.loss_b:.4f} "
                                  f"{progress.egs:.1f} EG/s", refresh=False)
         self.bar.update(progress.done - self.bar.n)

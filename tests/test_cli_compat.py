@@ -291,16 +291,16 @@ train | -t dlight | error:the closest model here is dfaker
 train | -u | error:tools.py model -j info
 train | --summary | error:tools.py model -j info
 train | -su | error:tools.py model -j info
-train | -f | note:freezing the encoder
-train | --freeze-weights | note:freezing the encoder
+train | -f | freeze=['encoder'] & note:freezing the encoder
+train | --freeze-weights | freeze=['encoder'] & note:freezing the encoder
 train | -b 8 | batch_size=8
 train | --batch-size 8 | batch_size=8
 train | -bs 8 | batch_size=8
 train | -i 10 | iterations=10
 train | --iterations 10 | iterations=10
 train | -it 10 | iterations=10
-train | -a 100 | note:no learning-rate warm-up
-train | --warmup 100 | note:no learning-rate warm-up
+train | --warmup 100 | warmup=100
+train | -a 100 | warmup=100
 train | -d | distributed=True
 train | --distributed | distributed=True
 train | -D mirrored | distributed=True

@@ -8,7 +8,10 @@ input each extraction was made from. Calling again with the same workspace:
   stopped half way, and clears and redoes one whose input changed (new videos under one workspace are used);
 - continues the same model up to ``iterations`` in all (a larger number trains more), then converts again.
 
-A new workspace's model can start from a trained one (``model_seed``). Progress comes from the sub-jobs as
+``time`` (``30m``, ``1h30m``) bounds the training of one call: it stops at ``iterations`` or when the time
+is up, whichever comes first, and converts. A new workspace's model can continue a trained one
+(``model_seed``: the same model, iterations and all) or start from one (``from_model``: the weights that fit,
+with ``freeze`` leaving parts of it untrained). Progress comes from the sub-jobs as
 stages "extract A", "extract B", "train" and "convert", each opened by a report whose message says what the
 stage does (or that it is already done). Cancel is passed down: training saves before it stops, an
 extraction keeps the frames done so far; either way :class:`lib.jobs.JobCancelled` comes out.
@@ -43,7 +46,7 @@ class SwapParams:
     input_b: str
     output: str
     iterations: int = 5000
-    trainer: str = "original"
+    trainer: Optional[str] = None         # a new model's plugin (None: original, or --from's own)
     option: list[str] = field(default_factory=list)
     batch_size: int = 16
     learning_rate: Optional[float] = None
@@ -53,6 +56,11 @@ class SwapParams:
     no_label: bool = False
     color_adjustment: str = "avg-color"
     mask_type: str = "extended"
+    time: Optional[str] = None            # training time of this call ("30m", "1h30m"); with -i, whichever first
+    lr_schedule: Optional[str] = None     # train's --lr-schedule (None: the model's own, new: flat)
+    warmup: Optional[int] = None          # train's --warmup
+    from_model: Optional[str] = None      # a new model starts from this trained model's weights that fit
+    freeze: list[str] = field(default_factory=list)   # parts of the model left untrained (e.g. encoder)
     model_seed: Optional[str] = None      # a trained model folder to start from when the workspace has none
     preview_interval: int = 0             # training: also write <workspace>/model/preview.png every N steps
 
@@ -157,9 +165,13 @@ def _check(params: SwapParams):
         value = getattr(params, name)
         if not isinstance(value, int) or value < 1:
             raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
-    if params.model_seed:
-        from lib.model import store
-        store.read_meta(params.model_seed)     # not a model, or a broken one: one clear line, before any work
+    if params.time is not None:
+        from lib import duration
+        duration.parse(params.time)
+    for seed in (params.model_seed, params.from_model):
+        if seed:
+            from lib.model import store
+            store.read_meta(seed)              # not a model, or a broken one: one clear line, before any work
     convert_params = convert.ConvertParams(input=str(a), output=str(params.output), model_dir="",
                                            color_adjustment=params.color_adjustment, mask_type=params.mask_type,
                                            no_label=params.no_label)
@@ -242,7 +254,8 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
             input_A=ws.faces["a"], input_B=ws.faces["b"], model_dir=ws.model, iterations=todo,
             batch_size=params.batch_size, save_interval=min(params.save_interval, todo),
             trainer=params.trainer if new else None, option=list(params.option) if new else [],
-            preview_interval=params.preview_interval,
+            preview_interval=params.preview_interval, time=params.time, lr_schedule=params.lr_schedule,
+            warmup=params.warmup, from_model=params.from_model if new else None, freeze=list(params.freeze),
             **({"learning_rate": params.learning_rate} if params.learning_rate else {}))
         train_result = train.run(train_params, forward("train"), cancel, control)
 

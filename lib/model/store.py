@@ -71,6 +71,10 @@ class ModelMeta(Schema):
     parameters: Count | None = None
     saved_at: Label | None = None
     last_egs: Finite | None = None
+    train_seconds: Annotated[float, Field(strict=False, allow_inf_nan=False, ge=0, le=1e10)] | None = None
+    lr_schedule: Label | None = None      # lib/model/trainer.py parse_schedule reads it again
+    warmup: Count | None = None
+    pretrained: bool = False
 
 
 def model_file(model_dir) -> Path:

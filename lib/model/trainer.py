@@ -1,9 +1,13 @@
 """The training loop, readable top to bottom: sample both sides -> one compiled step -> log -> maybe save.
 
-:class:`Session` owns what a step needs (network, optimizer, loss, precision, device strategy) and compiles
-one ``tf.function`` that trains side A and side B together. :func:`train` is the loop around it; it stops on
-the iteration count, on its cancel flag (saving first; the CLI sets it on Ctrl-C, ``q`` + Enter or SIGTERM,
-the service and the GUI on a stop request), and on a NaN/inf loss (keeping the last good save untouched).
+:class:`Session` owns what a step needs (network, optimizer, loss, precision, device strategy, the parts
+left frozen) and compiles one ``tf.function`` that trains side A and side B together. :func:`train` is the
+loop around it; it stops on the iteration count, on the time budget (``--time``, saving first), on its
+cancel flag (saving first; the CLI sets it on Ctrl-C, ``q`` + Enter or SIGTERM, the service and the GUI on
+a stop request), and on a NaN/inf loss (keeping the last good save untouched).
+
+The learning rate follows a :class:`Schedule` of the model's own iteration count (warm-up, then flat, cosine
+or step decay), so a resumed model continues its schedule where it was.
 """
 from __future__ import annotations
 
@@ -21,6 +25,88 @@ from lib.model import store
 log = logging.getLogger(__name__)
 
 
+# ------------------------------------------------------------------------------------------------ schedule
+SCHEDULES = ("flat", "cosine", "step")
+DEFAULT_FLOOR = 0.1       # decays stop at this share of the rate
+DEFAULT_FACTOR = 0.5      # step decay: the rate is multiplied by this at every interval
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Learning rate as a function of the model's iteration count (the number of steps done before this one).
+
+    Linear warm-up from ``rate / warmup`` to ``rate`` over the first ``warmup`` steps, then ``kind``:
+    ``flat`` keeps ``rate``; ``cosine`` falls along half a cosine to ``floor * rate`` over ``steps`` steps and
+    stays there; ``step`` multiplies by ``factor`` every ``steps`` steps, never below ``floor * rate``.
+    """
+    rate: float
+    kind: str = "flat"
+    warmup: int = 0
+    steps: int = 0
+    factor: float = DEFAULT_FACTOR
+    floor: float = DEFAULT_FLOOR
+
+    def __call__(self, iteration: int) -> float:
+        iteration = max(0, int(iteration))
+        if iteration < self.warmup:
+            return self.rate * (iteration + 1) / self.warmup
+        t = iteration - self.warmup
+        low = self.rate * self.floor
+        if self.kind == "cosine":
+            if t >= self.steps:
+                return low
+            return low + (self.rate - low) * 0.5 * (1.0 + math.cos(math.pi * t / self.steps))
+        if self.kind == "step":
+            return max(low, self.rate * self.factor ** (t // self.steps))
+        return self.rate
+
+    @property
+    def spec(self) -> str:
+        """The ``--lr-schedule`` text that gives this schedule back (saved with the model)."""
+        if self.kind == "cosine":
+            return f"cosine:{self.steps}:{self.floor:g}"
+        if self.kind == "step":
+            return f"step:{self.steps}:{self.factor:g}:{self.floor:g}"
+        return "flat"
+
+
+def parse_schedule(spec: str | None, rate: float, warmup: int = 0, horizon: int | None = None) -> Schedule:
+    """A :class:`Schedule` from ``--lr-schedule`` text: ``flat``, ``cosine[:STEPS[:FLOOR]]`` or
+    ``step:EVERY[:FACTOR[:FLOOR]]``. A cosine without STEPS decays until ``horizon`` (the run's last
+    iteration, after the warm-up); FLOOR is a share of ``rate``. Bad text: one FaceswapError saying the form."""
+    usage = "give flat, cosine[:STEPS[:FLOOR]] or step:EVERY[:FACTOR[:FLOOR]], e.g. cosine:20000:0.1"
+    text = (spec or "flat").strip().lower()
+    kind, *fields = [part.strip() for part in text.split(":")]
+    if kind not in SCHEDULES or len(fields) > {"flat": 0, "cosine": 2, "step": 3}[kind]:
+        raise FaceswapError(f"--lr-schedule {spec}: {usage}")
+    if not (isinstance(warmup, int) and 0 <= warmup <= 10 ** 9):
+        raise FaceswapError(f"--warmup {warmup}: give a number of steps, 0 or more")
+    if not (math.isfinite(rate) and rate > 0):
+        raise FaceswapError(f"--learning-rate {rate}: give a rate above 0, e.g. 5e-5")
+    try:
+        if kind == "flat":
+            return Schedule(rate, "flat", warmup)
+        if kind == "cosine":
+            steps = int(fields[0]) if fields and fields[0] else (horizon or 0) - warmup
+            floor = float(fields[1]) if len(fields) > 1 else DEFAULT_FLOOR
+            factor = DEFAULT_FACTOR
+        else:
+            steps = int(fields[0]) if fields and fields[0] else 0
+            factor = float(fields[1]) if len(fields) > 1 else DEFAULT_FACTOR
+            floor = float(fields[2]) if len(fields) > 2 else DEFAULT_FLOOR
+    except ValueError:
+        raise FaceswapError(f"--lr-schedule {spec}: {usage}") from None
+    if steps < 1:
+        what = "STEPS (the decay length)" if kind == "cosine" else "EVERY (steps between decays)"
+        raise FaceswapError(f"--lr-schedule {spec}: {what} must be at least 1" +
+                            (" (with --time, give it: cosine:STEPS)" if kind == "cosine" and not fields else ""))
+    if not (0 <= floor <= 1 and 0 < factor < 1):
+        raise FaceswapError(f"--lr-schedule {spec}: FLOOR is a share of the rate (0-1) and FACTOR lies between "
+                            f"0 and 1: {usage}")
+    return Schedule(rate, kind, warmup, steps, factor, floor)
+
+
+# ------------------------------------------------------------------------------------------------ session
 @dataclass
 class Options:
     """Knobs of one training run (the model's own architecture settings live in the network)."""
@@ -36,15 +122,24 @@ class Options:
     mouth_multiplier: float = 2.0
     tensorboard: bool = False
     preview_interval: int = 0     # also write the preview grid every N steps (0: only at saves)
+    time_limit: float | None = None   # seconds of training in this run (None: no limit); saved at the end
+    schedule: Schedule | None = None  # learning rate by iteration (None: flat ``learning_rate``)
+    freeze: tuple = ()            # parts (encoder, decoder_a ...) whose weights this run leaves unchanged
+
+    def rate_at(self, iteration: int) -> float:
+        return self.schedule(iteration) if self.schedule is not None else self.learning_rate
 
 
 class Session:
-    """Network + optimizer + loss compiled into one training step over both sides."""
+    """Network + optimizer + loss compiled into one training step over both sides.
+
+    The optimizer is built over every weight, frozen or not, so its saved state has the same layout whatever
+    ``--freeze`` a run uses; a frozen part just gets no gradient step."""
 
     def __init__(self, network, opts: Options, policy: str, strategy=None, optimizer_state=None):
         import keras
         import tensorflow as tf
-        from lib.model import losses
+        from lib.model import losses, transfer
         self.network, self.opts, self.policy = network, opts, policy
         self.strategy = strategy or tf.distribute.get_strategy()
         self.replicas = self.strategy.num_replicas_in_sync
@@ -54,7 +149,12 @@ class Session:
             zeros = np.zeros((1, size, size, 3), np.float32)
             network.joint([zeros, zeros])  # variables exist (in this scope) before the optimizer is built
             self.variables = network.joint.trainable_variables
-            inner = keras.optimizers.Adam(opts.learning_rate, beta_1=0.5, beta_2=0.999)
+            frozen = {id(v) for v in transfer.frozen_variables(network, opts.freeze)}
+            self.trained = [v for v in self.variables if id(v) not in frozen]
+            if not self.trained:
+                raise FaceswapError(f"--freeze {' '.join(opts.freeze)} leaves nothing to train: freeze fewer parts")
+            self._rate = opts.rate_at(0)
+            inner = keras.optimizers.Adam(self._rate, beta_1=0.5, beta_2=0.999)
             self.optimizer = keras.optimizers.LossScaleOptimizer(inner) if policy == "mixed_float16" else inner
             self.optimizer.build(self.variables)
         self._restore_optimizer(optimizer_state)
@@ -71,8 +171,8 @@ class Session:
                 loss_b = side(out_b, prep[4], prep[5])
                 total = (loss_a + loss_b) / self.replicas
                 scaled = self.optimizer.scale_loss(total)
-            grads = tape.gradient(scaled, self.variables)
-            self.optimizer.apply_gradients(zip(grads, self.variables))
+            grads = tape.gradient(scaled, self.trained)
+            self.optimizer.apply_gradients(zip(grads, self.trained))
             return loss_a, loss_b
 
         def step(*batch):
@@ -111,14 +211,24 @@ class Session:
             log.warning("saved optimizer state does not fit this run; the optimizer starts fresh")
             return
         for var, value in zip(variables, state):
-            if "learning_rate" not in var.path:   # the rate given for this run wins over the saved one
+            if "learning_rate" not in var.path:   # the rate comes from this run's schedule, not the save
                 var.assign(value)
 
-    def step(self, batch_a, batch_b) -> tuple[float, float]:
-        """Train both sides on one batch each; returns the two losses."""
+    @property
+    def rate(self) -> float:
+        """The learning rate the optimizer holds (the last step's), read back from its variable."""
+        return float(np.asarray(self._inner.learning_rate.numpy()))
+
+    def step(self, batch_a, batch_b, iteration: int = 0) -> tuple[float, float]:
+        """Train both sides on one batch each, at the rate the schedule gives the model's ``iteration``
+        (steps done before this one); returns the two losses."""
         if self.replicas > 1 and len(batch_a[0]) % self.replicas:
             raise FaceswapError(f"--distributed over {self.replicas} devices needs a batch size divisible by "
                                 f"{self.replicas}")
+        rate = self.opts.rate_at(iteration)
+        if rate != self._rate:      # a flat schedule never touches the variable
+            self._inner.learning_rate = rate
+            self._rate = rate
         loss_a, loss_b = self._step(*batch_a, *batch_b)
         return float(loss_a), float(loss_b)
 
@@ -134,27 +244,32 @@ class Session:
 # ------------------------------------------------------------------------------------------------ the loop
 def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Options, previewer=None,
           report=None, cancel=None, control=None) -> dict:
-    """Run until ``opts.iterations`` steps are done (counted from the start of this run) or ``cancel`` is set.
+    """Run until ``opts.iterations`` steps are done (counted from the start of this run), ``opts.time_limit``
+    seconds have passed (whichever comes first) or ``cancel`` is set; each of these saves.
 
-    ``meta`` is the model description saved with the weights; its iterations and history are updated.
+    ``meta`` is the model description saved with the weights; its iterations, history and ``train_seconds``
+    (training time of all runs, the clock of the quality benchmark) are updated.
     ``previewer(iteration, saved)`` writes preview images and returns the path of the preview grid (or None).
     ``report`` is a :class:`lib.jobs.Reporter` (or any callable of the same signature); ``cancel`` a
     :class:`lib.jobs.Cancel`: when set, the loop saves and stops. ``control.take()`` returns what a front end
     asked for since the last step ("save", "snapshot", "preview").
-    Returns a summary: iterations done, last losses, EG/s, why it stopped (``stopped``: by ``cancel``), the
-    latest preview.
+    Returns a summary: iterations done, last losses, EG/s, why it stopped (``reason``: "finished", "time is
+    up" or the cancel reason; ``stopped``: by ``cancel``), the seconds this run trained, the latest preview.
     """
+    from lib import duration
     writer = _tensorboard(model_dir) if opts.tensorboard else None
     start_iteration = int(meta.get("iterations", 0))
+    trained_before = float(meta.get("train_seconds", 0.0))
     history = meta.setdefault("history", [])
     window = {"a": [], "b": []}
     last_saved = start_iteration if store.exists(model_dir) else None
     done, reason, stopped, egs, eta, preview = 0, "finished", False, 0.0, None, None
-    timed_from, timed_steps = time.perf_counter(), 0
+    started = timed_from = time.perf_counter()
+    timed_steps, elapsed = 0, 0.0
     try:
         while done < opts.iterations:
             batch_a, batch_b = feeders["a"].next(), feeders["b"].next()          # sample
-            loss_a, loss_b = session.step(batch_a, batch_b)                       # train both sides
+            loss_a, loss_b = session.step(batch_a, batch_b, start_iteration + done)   # train both sides
             done += 1
             iteration = start_iteration + done
             if not (math.isfinite(loss_a) and math.isfinite(loss_b)):             # never save a broken model
@@ -169,27 +284,36 @@ def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Op
             if timed_steps:
                 egs = 2 * opts.batch_size * timed_steps / (now - timed_from)
                 eta = (opts.iterations - done) * (now - timed_from) / timed_steps
+            elapsed = now - started                   # training time of this run (saves and previews aside)
+            timed_out = opts.time_limit is not None and elapsed >= opts.time_limit
+            if opts.time_limit is not None:
+                eta = max(0.0, min(eta if eta is not None else math.inf, opts.time_limit - elapsed))
             if writer is not None:
-                _log_scalars(writer, iteration, loss_a, loss_b, egs)
+                _log_scalars(writer, iteration, loss_a, loss_b, egs, session.rate)
             asked = control.take() if control is not None else set()
             stop = cancel is not None and cancel.is_set()
-            save = (stop or done >= opts.iterations or iteration % opts.save_interval == 0
+            save = (stop or timed_out or done >= opts.iterations or iteration % opts.save_interval == 0
                     or bool(asked & {"save", "snapshot"}))
             message = ""
             if save:                                                              # maybe save
                 history.append([iteration, float(np.mean(window["a"])), float(np.mean(window["b"]))])
                 window = {"a": [], "b": []}
-                meta.update(iterations=iteration, last_egs=round(egs, 2))
+                meta.update(iterations=iteration, last_egs=round(egs, 2),
+                            train_seconds=round(trained_before + elapsed, 1))
                 message = _save(session, model_dir, meta, opts, iteration, "snapshot" in asked)
                 last_saved = iteration
             if previewer is not None and (save or "preview" in asked or _preview_due(opts, done, iteration)):
                 preview = previewer(iteration, save) or preview                   # maybe preview
             if report is not None:                                                # log
-                report("train", done, opts.iterations, force=save or stop, unit="it", iteration=iteration,
+                report("train", done, _expected_total(opts, done, timed_steps, now - timed_from, elapsed, timed_out),
+                       force=save or stop or timed_out, unit="it", iteration=iteration,
                        loss_a=loss_a, loss_b=loss_b, egs=round(egs, 2), eta=eta,
                        preview=str(preview) if preview else None, message=message)
             if stop:
                 reason, stopped = cancel.reason or "cancelled", True
+                break
+            if timed_out and done < opts.iterations:
+                reason = f"time is up ({duration.format(opts.time_limit)})"
                 break
     finally:
         for feeder in feeders.values():
@@ -197,7 +321,22 @@ def train(session: Session, feeders: dict, model_dir: Path, meta: dict, opts: Op
         if writer is not None:
             writer.close()
     return {"iterations": start_iteration + done, "done": done, "reason": reason, "stopped": stopped, "egs": egs,
-            "loss": history[-1][1:] if history else None, "preview": str(preview) if preview else None}
+            "loss": history[-1][1:] if history else None, "preview": str(preview) if preview else None,
+            "seconds": round(elapsed, 1), "learning_rate": session.rate}
+
+
+def _expected_total(opts: Options, done: int, timed_steps: int, timed_seconds: float, elapsed: float,
+                    timed_out: bool) -> int:
+    """The steps this run will make: ``opts.iterations``, or fewer when the time budget runs out first (an
+    estimate from the speed so far, exact once the time is up), so progress bars end where the run ends."""
+    if opts.time_limit is None:
+        return opts.iterations
+    if timed_out:
+        return done
+    if not timed_steps or timed_seconds <= 0:
+        return opts.iterations
+    left = max(0.0, opts.time_limit - elapsed)
+    return int(min(opts.iterations, max(done + 1, done + round(left * timed_steps / timed_seconds))))
 
 
 def _preview_due(opts: Options, done: int, iteration: int) -> bool:
@@ -219,12 +358,13 @@ def _tensorboard(model_dir: Path):
     return tf.summary.create_file_writer(str(Path(model_dir) / "logs"))
 
 
-def _log_scalars(writer, iteration, loss_a, loss_b, egs):
+def _log_scalars(writer, iteration, loss_a, loss_b, egs, rate):
     """Scalar events TensorBoard plots, written with TensorFlow's core summary op (no tensorboard package)."""
     import tensorflow as tf
     from tensorflow.core.framework import summary_pb2
     metadata = summary_pb2.SummaryMetadata()
     metadata.plugin_data.plugin_name = "scalars"
     with writer.as_default(step=iteration):
-        for tag, value in (("loss/a", loss_a), ("loss/b", loss_b), ("speed/eg_per_s", egs)):
+        for tag, value in (("loss/a", loss_a), ("loss/b", loss_b), ("speed/eg_per_s", egs),
+                           ("learning_rate", rate)):
             tf.summary.write(tag, tf.constant(value, tf.float32), metadata=metadata)
