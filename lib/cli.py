@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import sys
-import tomllib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -74,20 +73,13 @@ def _first_line(module) -> str:
     return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
 
 
-def _load_config(path: str | None, command: str) -> dict:
+def _load_config(path: str | None, command: str, parser: argparse.ArgumentParser | None = None) -> dict:
+    """``{dest: value}`` of ``command``'s table in the -C file; with ``parser`` each value is checked and
+    converted by its option's own argparse action (lib/config.py)."""
     if not path:
         return {}
-    try:
-        with open(path, "rb") as handle:
-            doc = tomllib.load(handle)
-    except FileNotFoundError:
-        raise FaceswapError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise FaceswapError(f"config file {path} is not valid TOML: {err}") from None
-    section = doc.get(command, {})
-    if not isinstance(section, dict):
-        raise FaceswapError(f"config file {path}: [{command}] must be a table of option = value")
-    return {key.replace("-", "_"): value for key, value in section.items()}
+    from lib import config
+    return config.defaults(path, command, parser, config.command_names() if parser is not None else None)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -206,12 +198,7 @@ def parse_command_line(prog: str, description: str, commands: dict[str, str], ar
     older = vars(pre).get("_upstream", {}).get("--configfile")
     if not config and older and older[1][0].lower().endswith(".toml"):
         config = older[1][0]
-    defaults = _load_config(config, chosen)
-    known = {action.dest for action in pre._parser._actions}
-    unknown = sorted(set(defaults) - known)
-    if unknown:
-        raise FaceswapError(f"config file {config}: [{chosen}] has unknown option(s) {', '.join(unknown)}")
-    pre._parser.set_defaults(**defaults)
+    pre._parser.set_defaults(**_load_config(config, chosen, pre._parser))
     args = parser.parse_args(argv)
     notes, effects = upstream.resolve(chosen, args)
     return Parsed(args, rewritten + notes, effects, renamed + upstream.spelling_notes(chosen, sub, tail))

@@ -222,7 +222,7 @@ def _given(value, action) -> bool:
         return False
     if action.nargs == 0:
         if not isinstance(value, bool):
-            raise FaceswapError(f"{field_id(action)}: must be true or false")
+            raise ValueError("must be true or false")
         return value
     if isinstance(value, (list, tuple)):
         return bool(_strings(value)) or (action.nargs == "*" and not isinstance(action, argparse._AppendAction))
@@ -258,27 +258,10 @@ def parse(command: str, values: dict, confine=None) -> argparse.Namespace:
             setattr(namespace, dest, value)
     seen: set[int] = set()
     for key, action in actions.items():
-        raw = values.get(key)
-        if not _given(raw, action):
-            continue
-        flag = action.option_strings[0] if action.option_strings else None
-        seen.add(id(action))
-        if action.nargs == 0:
-            action(parser, namespace, None, flag)
-            continue
-        strings = _strings(raw)
         try:
-            if isinstance(action, argparse._AppendAction) and action.nargs in (None, "?"):
-                for text in strings:   # each value is one more use of the flag
-                    action(parser, namespace, parser._get_values(action, [text]), flag)
-                continue
-            _check_count(action, strings)
-            if action.nargs in (None, "?"):
-                strings = strings[:1] if len(strings) == 1 else strings
-            action(parser, namespace, parser._get_values(action, list(strings)), flag)
-        except argparse.ArgumentError as err:
-            raise FaceswapError(f"{command} {_flag(action)}: {err.message}") from None
-        except argparse.ArgumentTypeError as err:
+            if store(parser, action, namespace, values.get(key)):
+                seen.add(id(action))
+        except ValueError as err:
             raise FaceswapError(f"{command} {_flag(action)}: {err}") from None
     missing = [_flag(a) for a in parser._actions if a.required and id(a) not in seen]
     if missing:
@@ -307,6 +290,34 @@ def confine_values(command: str, values: dict, confine, parser=None) -> dict:
             strings = [confine(s) for s in _strings(out[key])]
             out[key] = strings if isinstance(out[key], (list, tuple)) else strings[0]
     return out
+
+
+def store(parser: argparse.ArgumentParser, action: argparse.Action, namespace: argparse.Namespace, raw) -> bool:
+    """Store the value ``raw`` (a bool for a flag; text, a number or a list of them otherwise) in ``namespace``
+    as the same words on the command line would: the action's own nargs, type and choices convert and check it.
+    False when ``raw`` is empty (nothing given). Raises ValueError with argparse's words for a bad value.
+    The GUI's forms and the CLI's ``-C`` config files (lib/config.py) both check their values here."""
+    if not _given(raw, action):
+        return False
+    flag = action.option_strings[0] if action.option_strings else None
+    if action.nargs == 0:
+        action(parser, namespace, None, flag)
+        return True
+    strings = _strings(raw)
+    try:
+        if isinstance(action, argparse._AppendAction) and action.nargs in (None, "?"):
+            for text in strings:   # each value is one more use of the flag
+                action(parser, namespace, parser._get_values(action, [text]), flag)
+            return True
+        _check_count(action, strings)
+        if action.nargs in (None, "?"):
+            strings = strings[:1] if len(strings) == 1 else strings
+        action(parser, namespace, parser._get_values(action, list(strings)), flag)
+    except argparse.ArgumentError as err:
+        raise ValueError(err.message) from None
+    except argparse.ArgumentTypeError as err:
+        raise ValueError(str(err)) from None
+    return True
 
 
 def _check_count(action, strings: list[str]) -> None:
@@ -352,4 +363,4 @@ def _toml_value(value) -> str:
     return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-__all__ = ["Field", "build_parser", "catalogue", "commands", "defaults_toml", "parse", "schema"]
+__all__ = ["Field", "build_parser", "catalogue", "commands", "defaults_toml", "parse", "schema", "store"]
