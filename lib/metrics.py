@@ -191,6 +191,18 @@ def mean_colour(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.array(cv2.mean(image, mask=mask)[:3])
 
 
+# ---------------------------------------------------------------------------------------------- sharpness
+def sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey image over the pixels where ``mask`` is set (NaN if none): the
+    fine detail there. A blurred face keeps a fraction of a sharp one's; swapped over original in the same
+    region of the same frame is the swap's sharpness ratio (1: as detailed as the original)."""
+    keep = np.asarray(mask) > 0
+    if not keep.any():
+        return float("nan")
+    laplacian = cv2.Laplacian(_grey(image).astype(np.float32), cv2.CV_32F, ksize=3)
+    return float(laplacian[keep].var())
+
+
 # ---------------------------------------------------------------------------------------------- background
 _C1, _C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 

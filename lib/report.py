@@ -184,6 +184,11 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
                                 f"{_fmt(stab['colour_flicker']['ratio'], '.2f')}  (8-bit levels)"),
         ("background (no face)", f"SSIM {_fmt(back['ssim'], '.4f')}  PSNR {_fmt(back['psnr'], '.2f', ' dB')}"),
     ]
+    sharp = s.get("sharpness")        # reports written before it was measured have none
+    if sharp:
+        rows.insert(-1, ("face sharpness", f"ratio {_fmt(sharp['ratio'], '.2f')}  (Laplacian variance: swapped "
+                                           f"{_fmt(sharp['swapped'], '.1f')}, original "
+                                           f"{_fmt(sharp['original'], '.1f')})"))
     return rows
 
 

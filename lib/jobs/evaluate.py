@@ -5,7 +5,8 @@ alignments, or detected) and the face of the swapped video (detected) are compar
 ResNet embedding against the references of A, B and any distractors (identity distance and retrieval: the
 share of frames whose nearest identity is B), the head pose from the 68 landmarks (degrees), the expression
 (landmarks after Procrustes, mouth and eyes, in inter-ocular distances), frame-to-frame landmark jitter and
-face colour flicker, and SSIM/PSNR of everything outside the face. ``tools.py evaluate``, ``swap`` and the
+face colour flicker, the face's sharpness (variance of the Laplacian inside it, swapped over original) and
+SSIM/PSNR of everything outside the face. ``tools.py evaluate``, ``swap`` and the
 service call :func:`run`; it writes report.json and report.html (lib/report.py) and returns the report.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 FACE_MARGIN = 0.35      # the face region grown by this share is left out of the background scores
 THUMB = 96              # side of each face in the best/worst strip
+SHARPNESS_GROW = -0.2   # sharpness is measured in the face region shrunk by this share: clear of the blend seam
 
 
 @dataclass
@@ -139,7 +141,7 @@ class Evaluation:
         record = {"index": frame.index, "name": frame.name,
                   "face": {"original": face_o is not None, "swapped": face_s is not None},
                   "identity": None, "nearest": None, "original_identity": None,
-                  "pose": None, "expression": None, "background": None}
+                  "pose": None, "expression": None, "background": None, "sharpness": None}
         if face_o is not None and face_o.identity is not None:
             _, dist = metrics.identity_distances(face_o.identity, self.refs)
             record["original_identity"] = dict(zip(self.names, dist[0]))
@@ -153,6 +155,9 @@ class Evaluation:
             region = metrics.face_region(face_o.landmarks, frame.image.shape)
             self.colours["original"][slot] = metrics.mean_colour(frame.image, region)
             self.colours["swapped"][slot] = metrics.mean_colour(swapped_image, region)
+            inner = metrics.face_region(face_o.landmarks, frame.image.shape, grow=SHARPNESS_GROW)
+            record["sharpness"] = {"original": metrics.sharpness(frame.image, inner),
+                                   "swapped": metrics.sharpness(swapped_image, inner)}
         if face_s is not None:
             self.landmarks["swapped"][slot] = face_s.landmarks
         if face_o is not None and face_s is not None:
@@ -214,6 +219,7 @@ class Evaluation:
         colour_ok = np.isfinite(self.colours["original"][:n, 0])
         flicker = {k: metrics.sequence_jitter(self.colours[k][:n], colour_ok) for k in self.colours}
         nearest = Counter(self.original_nearest).most_common(1)
+        detail = {k: mean(records, "sharpness", k) for k in ("original", "swapped")}
         return {
             "frames": {"total": total, "evaluated": n,
                        "original_face": sum(r["face"]["original"] for r in records),
@@ -238,6 +244,7 @@ class Evaluation:
                                     "ratio": _ratio(jitter["swapped"], jitter["original"])},
                 "colour_flicker": {"original": flicker["original"], "swapped": flicker["swapped"],
                                    "ratio": _ratio(flicker["swapped"], flicker["original"])}},
+            "sharpness": {**detail, "ratio": _ratio(detail["swapped"], detail["original"])},
             "background": {"ssim": mean(records, "background", "ssim"), "psnr": mean(records, "background", "psnr"),
                            "ssim_min": min((r["background"]["ssim"] for r in records
                                             if np.isfinite(r["background"]["ssim"])), default=float("nan"))},

@@ -6,8 +6,11 @@ alone. Warm-up (model loading, graph building) is never timed; each figure is th
 Without --video a 720p clip of a built-in sample portrait is generated, so the figures need no download.
 Prints a table and writes the figures with machine info (CPU, cores, GPU, library versions) to --json.
 
+With --quality it measures how good a swap gets per hour of training instead (scripts/bench_quality.py).
+
 Example:
   python tools.py bench --quick                         # end to end in a few minutes
+  python tools.py bench --quality --checkpoints 5m 15m 30m 60m   # swap quality against training time
   python tools.py bench -t original lightweight -b 16 64 --video clip_720p.mp4 --json bench.json
 """
 from __future__ import annotations
@@ -70,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="extract detector (default: dlib-hog)")
     parser.add_argument("--json", default="bench.json", metavar="FILE",
                         help="where to write the results (default: bench.json)")
+    parser.add_argument("--quality", action="store_true",
+                        help="measure swap quality against training time instead of speed (-t, -b, --frames and "
+                             "--detector apply; results in --out, see the options below)")
+    from scripts import bench_quality
+    bench_quality.add_arguments(parser.add_argument_group("quality benchmark (--quality)"))
 
 
 # ---------------------------------------------------------------------------------------------- children
@@ -259,6 +267,9 @@ def _settings(args) -> dict:
 
 
 def run(args) -> int:
+    if args.quality:
+        from scripts import bench_quality
+        return bench_quality.run(args)
     from lib import registry
     from lib.fileio import atomic_write_bytes
     started = time.perf_counter()
