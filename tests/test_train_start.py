@@ -156,3 +156,11 @@ def test_swap_trains_for_its_time_from_a_trained_model_then_converts(faces_of, t
     assert meta["plugin"] == "lightweight" and meta["iterations"] == result["iterations"] == result["trained"]
     kept = part_weights(source)["encoder"]
     assert all(np.array_equal(a, b) for a, b in zip(kept, part_weights(result["model_dir"])["encoder"]))
+
+
+def test_train_cli_stops_when_its_time_is_up(faces_of, tmp_path):
+    proc = run_cli("faceswap.py", "train", "-A", faces_of(AOC, 4), "-B", faces_of(HILL, 4), "-m", tmp_path / "m",
+                   "-t", "lightweight", "-O", "width=0.125", "-O", "dense=64", "-b", "2", "--time", "6s")
+    assert "time is up (6s): saved" in proc.stderr
+    meta = store.read_meta(tmp_path / "m")
+    assert meta["iterations"] > 0 and meta["train_seconds"] >= 6
