@@ -98,7 +98,8 @@ class Blender:
             grow = size > new.shape[0]
             new = cv2.resize(new, (size, size), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA)
         landmarks = transform_points(face.landmarks, mat)
-        hard, soft = self.prepare_mask(self.mask_fn(landmarks, size, predicted_mask))
+        stored = {"face": face, "matrix": mat} if getattr(self.mask_fn, "uses_face", False) else {}  # -M learned
+        hard, soft = self.prepare_mask(self.mask_fn(landmarks, size, predicted_mask, **stored))
         new = self.color_fn(new, old, hard)
         new = self.scale_fn(new)
         paste(frame, new, soft, mat)

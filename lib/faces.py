@@ -4,7 +4,9 @@ Coordinates: an alignment *matrix* (2x3) maps frame pixels into the normalised t
 51 inner landmarks (brows, eyes, nose, mouth) of the mean face span the unit square. A crop of ``size``
 pixels is that space scaled and shifted by the *centering*: ``face`` frames brows to chin, ``head`` adds
 hair and ears. Face PNGs carry their metadata (source, frame, landmarks, matrix) in an iTXt chunk, so a
-folder of faces is self-describing: training and tools need no alignments file.
+folder of faces is self-describing: training and tools need no alignments file. The metadata may also hold
+masks at the face's own pixels (``face_masks``): ``label``, painted or imported by the user, and ``learned``,
+drawn by the mask model trained on those labels (lib/learned_masks.py).
 """
 from __future__ import annotations
 
@@ -16,11 +18,11 @@ from typing import Annotated, Literal
 
 import cv2
 import numpy as np
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from lib.errors import FaceswapError
 from lib.fileio import atomic_write_bytes
-from lib.validate import Count, FaceGeometry, PlainName, Text, bad_geometry, check, load_json
+from lib.validate import Count, FaceGeometry, Label, PlainName, Text, bad_geometry, check, load_json
 
 # Mean of 361 dlib 68-point shapes (faces of several people), Procrustes-aligned on the inner points,
 # made left/right symmetric, normalised so the inner 51 points span [0, 1].
@@ -158,6 +160,14 @@ MAX_META_BYTES = 1 << 20
 MAX_CHUNKS_BEFORE_IMAGE = 256
 
 
+def _stored_mask(text: str) -> str:
+    from lib.alignments import _mask_text      # the one check of a stored mask: base64 of a small PNG
+    return _mask_text(text)
+
+
+StoredMask = Annotated[str, Field(strict=True, max_length=1 << 19), AfterValidator(_stored_mask)]
+
+
 class FaceMeta(FaceGeometry):
     """The schema of a face PNG's metadata (see :func:`face_meta`); unknown keys are passed through unread."""
     version: Annotated[int, Field(strict=True, ge=0)]
@@ -167,6 +177,7 @@ class FaceMeta(FaceGeometry):
     face_index: Annotated[int, Field(strict=True, ge=0, le=100000)] | None = None
     size: Annotated[int, Field(strict=True, ge=1, le=65535)] | None = None
     centering: Literal["face", "head"] = "face"
+    masks: Annotated[dict[Label, StoredMask], Field(max_length=8)] = {}
 
 
 def read_face_meta(path) -> dict | None:
@@ -238,6 +249,38 @@ def read_face_png(path) -> tuple[np.ndarray, dict | None]:
     """Image (BGR uint8) and metadata of a face PNG."""
     from lib.video import read_image
     return read_image(path), read_face_meta(path)
+
+
+def face_masks(meta: dict | None, size: int | None = None) -> dict[str, np.ndarray]:
+    """The masks a face PNG's metadata holds (name -> uint8, 255 = face), at ``size`` px if given."""
+    from lib.alignments import _decode_mask       # stored masks share the alignments file's encoding
+    out = {}
+    for name, text in ((meta or {}).get("masks") or {}).items():
+        mask = _decode_mask(text)
+        if size and mask.shape[:2] != (size, size):
+            mask = cv2.resize(mask, (size, size), interpolation=cv2.INTER_LINEAR)
+        out[name] = mask
+    return out
+
+
+def store_face_masks(path, masks: dict) -> None:
+    """Write ``masks`` (name -> uint8 mask at the face's size, or None to remove it) into the metadata of the face
+    PNG at ``path``, atomically; the face's pixels are kept as they are."""
+    from lib.alignments import _encode_mask
+    image, meta = read_face_png(path)
+    if meta is None:
+        raise FaceswapError(f"{path} carries no faceswap metadata: masks are stored with faces written by extract")
+    stored = dict(meta.get("masks") or {})
+    for name, mask in masks.items():
+        if mask is None:
+            stored.pop(name, None)
+        else:
+            mask = np.asarray(mask, np.uint8)
+            if mask.shape[:2] != image.shape[:2]:
+                mask = cv2.resize(mask, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+            stored[name] = _encode_mask(mask)
+    meta["masks"] = stored
+    write_face_png(path, image, meta)
 
 
 def face_filename(frame_name: str, face_index: int) -> str:

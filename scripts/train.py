@@ -77,8 +77,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pretrain", action="store_true",
                         help="train one model on the faces of many people: both sides from -A (and -B), each "
                              "a folder of faces or of sub-folders of faces; new models start from it with --from")
-    parser.add_argument("--mask-type", choices=("extended", "components", "none"), default="extended",
-                        help="landmark face mask used by the loss (default extended)")
+    parser.add_argument("--mask-type", choices=("extended", "components", "learned", "none"), default="extended",
+                        help="face mask used by the loss: a landmark mask, or learned (each face's learned mask, "
+                             "drawn by 'tools.py mask -f FACES --mask-model DIR') (default extended)")
     parser.add_argument("--no-penalized-mask", action="store_true",
                         help="let the background count in the loss as much as the face")
     parser.add_argument("--eye-multiplier", type=float, default=3.0, help="extra weight of the eyes (default 3)")

@@ -84,6 +84,10 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
         ref = None
     ranges = parse_ranges(params.frame_ranges, source.count)
     faces_by_index, _ = load_faces(source, params.alignments, params.trust_alignments)
+    if params.mask_type == "learned" and faces_by_index is None:
+        raise FaceswapError("-M learned needs an alignments file holding learned masks (there is none, so faces would "
+                            "be detected on the fly): extract, then 'tools.py mask -p ALIGNMENTS -i INPUT --mask-model "
+                            "DIR'")
     report.check()
     model = load_model(params.model_dir)
     direction = "b2a" if params.swap_model else "a2b"
@@ -232,7 +236,7 @@ def load_faces(source, alignments: str | None = None, trust: bool = False):
 
     The file must describe this footage: a video of another size or length is refused; one of another name or
     file size (maybe other footage of the same shape) is refused unless ``trust`` (renamed or re-encoded)."""
-    from lib.alignments import Alignments, default_path, describe, source_entry, source_mismatch
+    from lib.alignments import Alignments, StoredMasks, default_path, describe, source_entry, source_mismatch
     from lib.video import frame_index
     path = Path(alignments) if alignments else default_path(source.path)
     if not path.exists():
@@ -264,7 +268,9 @@ def load_faces(source, alignments: str | None = None, trust: bool = False):
             unknown += 1
             continue
         for face in found:
-            face.masks = {}          # convert draws its masks from the landmarks: free the stored ones
+            # convert draws its masks from the landmarks: free the stored ones, but for the learned mask (-M learned)
+            face.masks = StoredMasks({k: v for k, v in face.masks.raw_items() if k == "learned"})
+            face.mask_space = found_file.mask
         faces[index] = found
     if found_file.frames and not faces:
         raise FaceswapError(f"alignments file {path} does not match {source.path}: none of its frames are in the "

@@ -72,8 +72,11 @@ def run(params: PreviewParams, progress: ProgressFn | None = None, cancel: Cance
 def _columns(params: PreviewParams, base, learns_mask: bool) -> list[tuple[str, object]]:
     """(title, settings) per column: the base, then each other value of each option on its own."""
     given = any((params.mask_type, params.mask_blur, params.mask_erode, params.color_adjustment, params.scaling))
+    # every mask by default, but 'predicted' only for a model that learns one and 'learned' only when asked for
+    # (it needs learned masks in the alignments file: tools.py mask --mask-model)
     masks = params.mask_type or ([] if given else [base.mask] + [m for m in registry.names("convert.mask")
-                                                                 if m != base.mask and (m != "predicted" or learns_mask)])
+                                                                 if m != base.mask and m != "learned"
+                                                                 and (m != "predicted" or learns_mask)])
     colors = params.color_adjustment or ([] if given else [base.color] + [c for c in registry.names("convert.color")
                                                                           if c != base.color])
     if "predicted" in masks and not learns_mask:

@@ -9,7 +9,8 @@ size; each sample is then:
 3. the central ``coverage`` region is cut out; the *target* is that region at the model's output size,
 4. the *input* is the same region bent by the classic random warp (a 5x5 grid of jittered control points)
    or, with ``--warp-to-landmarks``, moved onto the landmarks of another face of the same person,
-5. masks for the loss (face, eyes, mouth) are drawn from the landmarks at the output size.
+5. masks for the loss (face, eyes, mouth) are drawn from the landmarks at the output size; with
+   ``--mask-type learned`` the face mask is each face's learned mask (lib/learned_masks.py), warped alike.
 
 Batches are uint8; the model converts them. OpenCV releases the GIL, so a few threads keep up with the
 model (measured by ``scripts/bench_train.py --data``).
@@ -26,7 +27,7 @@ import cv2
 import numpy as np
 
 from lib.errors import FaceswapError
-from lib.faces import crop_matrix, read_face_meta, transform_points
+from lib.faces import crop_matrix, face_masks, read_face_meta, transform_points
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class FaceSet:
     landmarks: np.ndarray   # (N, 68, 2) float32, pixels of the S crop
     centering: str
     names: list[str]
+    learned: np.ndarray | None = None   # (N, S, S) uint8 learned masks, when every face carries one
 
     def __len__(self) -> int:
         return len(self.images)
@@ -83,6 +85,7 @@ def load_faces(folder, side: str, input_size: int, output_size: int, coverage: f
     size = working_size(input_size, output_size, coverage)
     images = np.empty((len(files), size, size, 3), np.uint8)
     landmarks = np.empty((len(files), 68, 2), np.float32)
+    learned: list | None = []
     centerings = set()
     for i, path in enumerate(files):
         meta = read_face_meta(path)
@@ -100,10 +103,15 @@ def load_faces(folder, side: str, input_size: int, output_size: int, coverage: f
         points = transform_points(np.asarray(meta["landmarks"], np.float64), to_crop)
         images[i] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if crop > size else cv2.INTER_CUBIC)
         landmarks[i] = points * (size / crop)
+        if learned is not None and "learned" in (meta.get("masks") or {}):
+            learned.append(face_masks(meta, size)["learned"])
+        else:
+            learned = None
     if len(centerings) > 1:
         raise FaceswapError(f"side {side}: {folder} mixes faces of centering {', '.join(sorted(centerings))}: "
                             f"extract all faces with the same --centering")
-    return FaceSet(folder, images, landmarks, centerings.pop(), [p.name for p in files])
+    return FaceSet(folder, images, landmarks, centerings.pop(), [p.name for p in files],
+                   np.stack(learned) if learned else None)
 
 
 @dataclass
@@ -119,15 +127,18 @@ class Augment:
     color: bool = True
     warp: bool = True
     warp_to_landmarks: bool = False
-    mask_type: str = "extended"  # face mask for the loss: components, extended or none
+    mask_type: str = "extended"  # face mask for the loss: components, extended, learned or none
 
 
-def masks_for(points: np.ndarray, size: int, mask_type: str) -> np.ndarray:
-    """(size, size, 3) uint8: face mask, eyes, mouth (255 inside) from landmarks in this crop."""
+def masks_for(points: np.ndarray, size: int, mask_type: str, learned: np.ndarray | None = None) -> np.ndarray:
+    """(size, size, 3) uint8: face mask, eyes, mouth (255 inside) from landmarks in this crop (the face mask is
+    ``learned``, already in this crop, for mask type learned)."""
     from lib import masks as masklib
     out = np.zeros((size, size, 3), np.uint8)
     if mask_type == "none":
         out[..., 0] = 255
+    elif mask_type == "learned":
+        out[..., 0] = learned
     else:
         out[..., 0] = masklib.MASKS[mask_type](points, size)
     grow = max(1, size // 32)
@@ -144,6 +155,9 @@ class Sampler:
     """Makes augmented (input, target, masks) samples from one FaceSet."""
 
     def __init__(self, faces: FaceSet, aug: Augment, seed: int | None = None):
+        if aug.mask_type == "learned" and faces.learned is None:
+            raise FaceswapError(f"--mask-type learned: not every face of {faces.folder} has a learned mask: draw them "
+                                f"with 'tools.py mask -f {faces.folder} --mask-model DIR' (see USAGE.md)")
         self.faces, self.aug = faces, aug
         self.rng = np.random.default_rng(seed)
         size = faces.images.shape[1]
@@ -170,7 +184,11 @@ class Sampler:
         # 3. target and masks
         out = aug.output_size
         target = cv2.resize(face, (out, out), interpolation=cv2.INTER_AREA)
-        masks = masks_for(points * (out / region), out, aug.mask_type)
+        learned = None
+        if aug.mask_type == "learned":
+            learned = cv2.warpAffine(self.faces.learned[index], mat, (region, region), flags=cv2.INTER_LINEAR)
+            learned = cv2.resize(learned, (out, out), interpolation=cv2.INTER_AREA)
+        masks = masks_for(points * (out / region), out, aug.mask_type, learned)
         # 4. warped input
         if augment and aug.warp_to_landmarks:
             warped = self._warp_to_landmarks(face, points, mat)

@@ -5,6 +5,12 @@
   -f FOLDER    write each face's masks as grey PNGs into -o (<face name minus .png>_<mask>.png, crop size)
   --preview    one PNG sheet: sample faces (from -f, or cut from -i frames with -p) beside each mask,
                the face dimmed outside the mask, so you can pick a mask before training or converting
+
+The learned mask (lib/learned_masks.py), which leaves hands, microphones and hair in front of the face alone:
+  -f FOLDER --import LABELS            store PNG masks named like the faces (white = face) as their labels
+  -f FOLDER --train --mask-model DIR   train the mask model on the labelled faces, then mask every face
+  -f FOLDER --mask-model DIR           draw the learned mask of every face (into its metadata)
+  -p FILE -i FRAMES --mask-model DIR   draw it into the alignments file, for convert -M learned
 """
 from __future__ import annotations
 
@@ -28,10 +34,23 @@ def add_arguments(parser) -> None:
                         help="which masks (default: all of them)")
     parser.add_argument("--preview", metavar="PNG", help="write a preview sheet of sample faces and their masks here")
     parser.add_argument("--samples", type=int, default=8, help="faces in the preview (evenly spread; default 8)")
+    learned = parser.add_argument_group("learned mask", "a mask net trained on your own labels (see USAGE.md)")
+    learned.add_argument("--import", dest="import_labels", metavar="FOLDER",
+                         help="with -f: store the PNG masks of FOLDER (each named like its face; white = face, black "
+                              "= what covers it and the background) as the faces' labels")
+    learned.add_argument("--train", action="store_true",
+                         help="with -f and --mask-model: train the mask model on the labelled faces (further, if it "
+                              "exists), then draw the learned mask of every face")
+    learned.add_argument("--mask-model", metavar="FOLDER",
+                         help="the learned mask model's folder; without --train, draw the learned mask with it: into "
+                              "each face's metadata (-f) or into the alignments file (-p with -i FRAMES)")
+    learned.add_argument("--iterations", type=int, default=1000, help="with --train: training batches (default 1000)")
 
 
 def run(args) -> int:
     from lib import registry
+    if args.import_labels or args.train or args.mask_model:
+        return _learned(args)
     if bool(args.alignments) == bool(args.faces):
         raise FaceswapError("mask needs either -p ALIGNMENTS_FILE or -f FACES_FOLDER (one of them)")
     if args.samples < 1:
@@ -162,3 +181,43 @@ def _sheet(samples, masks: list[str], path: Path) -> None:
     with atomic_path(path) as tmp:
         cv2.imwrite(str(tmp), np.vstack(rows))
     print(f"wrote mask preview of {len(samples)} faces to {path}")
+
+
+def _learned(args) -> int:
+    """--import, --train, --mask-model: the learned mask's steps (lib.learned_masks does the work)."""
+    from tqdm import tqdm
+
+    from lib import learned_masks
+    if args.import_labels or args.train:
+        if not args.faces or args.alignments:
+            raise FaceswapError("--import and --train work on a faces folder: pass -f FACES_FOLDER (not -p)")
+    elif bool(args.alignments) == bool(args.faces):
+        raise FaceswapError("--mask-model needs either -f FACES_FOLDER or -p ALIGNMENTS_FILE with -i FRAMES")
+    if args.import_labels:
+        count = learned_masks.import_labels(args.faces, args.import_labels)
+        print(f"stored {count} label(s) from {args.import_labels} in the faces of {args.faces}")
+    if args.train and not args.mask_model:
+        raise FaceswapError("--train needs --mask-model FOLDER: where the mask model is saved")
+    if args.train:
+        with tqdm(total=args.iterations, desc="train mask", unit="it", disable=None) as bar:
+            result = learned_masks.train(args.faces, args.mask_model, args.iterations,
+                                         progress=lambda done, total, loss: bar.update(1) or bar.set_postfix(
+                                             loss=f"{loss:.3f}", refresh=False))
+        print(f"trained mask model {args.mask_model} on {result['labelled']} labelled face(s): "
+              f"{result['iterations']} iterations in all, loss {result['loss']:.3f}")
+    if not args.mask_model:
+        return 0
+    with tqdm(desc="learned mask", unit="face", disable=None) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        if args.faces:
+            count = learned_masks.mask_faces(args.faces, args.mask_model, progress)
+            print(f"drew the learned mask of {count} face(s) into their metadata in {args.faces}")
+        else:
+            if not args.input:
+                raise FaceswapError("--mask-model with -p needs -i FRAMES: the video or folder the file was made from")
+            count = learned_masks.mask_alignments(args.alignments, args.input, args.mask_model, progress)
+            print(f"drew the learned mask of {count} face(s) into {args.alignments} (previous version kept as "
+                  f"{args.alignments}.bak): convert with -M learned")
+    return 0
