@@ -105,7 +105,8 @@ def _encode_mask(mask) -> str:
 def _decode_mask(text: str) -> np.ndarray:
     """A stored mask, checked on load to be a small PNG (``_mask_text``), so decoding it is safe."""
     try:
-        mask = cv2.imdecode(np.frombuffer(base64.b64decode(text, validate=True), np.uint8), cv2.IMREAD_GRAYSCALE)
+        from lib.video import decode
+        mask = decode(np.frombuffer(base64.b64decode(text, validate=True), np.uint8), cv2.IMREAD_GRAYSCALE)
     except (ValueError, cv2.error):      # binascii.Error is a ValueError
         mask = None
     if mask is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import struct
 import subprocess
 import tempfile
 import threading
@@ -191,7 +192,8 @@ MAX_PIXELS_ENV = "FACESWAP_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 100_000_000
 
 
-# OpenCV's own check (for headers Pillow cannot read) reads this once, at the first decode.
+# OpenCV's own check (a backstop where it reads a header otherwise than Pillow) reads this once, at the first
+# decode.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(DEFAULT_MAX_PIXELS))
 # A damaged image is our one error line; OpenCV's own log lines about it (decoder errors) stay off the console.
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -231,26 +233,89 @@ def image_size(data: bytes) -> tuple[int, int] | None:
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:
                 return image.size
-    except Exception:  # noqa: BLE001 - a header Pillow cannot parse: OpenCV decides, under its own limit below
+    except Exception:  # noqa: BLE001 - a header Pillow cannot parse: not one of our image formats, or damaged
         return None
+
+
+# What libpng and libjpeg print straight to stderr about a damaged file, bypassing OpenCV's silenced log:
+# a damaged image is our one error line (or none, where it still decodes), never these lines on the console.
+_DECODER_NOISE = re.compile(rb"^(libpng (error|warning)|Corrupt JPEG data|Premature end of JPEG|Invalid SOS|Bogus |"
+                            rb"Unsupported marker|Warning: unknown JFIF|JPEG datastream|Inconsistent progression)")
+_STDERR = threading.Lock()
+_sink: list[int] = []   # one memory file, reused, that stderr points at while a picture decodes
+
+
+def decode(buffer: np.ndarray, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray | None:
+    """``cv2.imdecode`` with the decoder libraries' own stderr lines kept off the console (other output
+    written meanwhile, by another thread, is passed on). None, or cv2.error, where OpenCV cannot decode it."""
+    with _STDERR:
+        try:
+            if not _sink:
+                _sink.append(_memory_file())
+            sink, saved = _sink[0], os.dup(2)
+        except OSError:   # no stderr to guard (a closed fd 2): decode as it is
+            return cv2.imdecode(buffer, flags)
+        os.ftruncate(sink, 0)
+        os.lseek(sink, 0, os.SEEK_SET)
+        os.dup2(sink, 2)
+        try:
+            return cv2.imdecode(buffer, flags)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.lseek(sink, 0, os.SEEK_SET)
+            written = b""
+            while chunk := os.read(sink, 1 << 16):
+                written += chunk
+            kept = b"".join(line for line in written.splitlines(keepends=True) if not _DECODER_NOISE.match(line))
+            if kept:
+                os.write(2, kept)
+
+
+def _chunks_fit(raw: bytes) -> bool:
+    """False for a PNG with a chunk longer than the bytes left in the file: OpenCV allocates (and zeroes) what a
+    chunk's length field claims before it reads it, so 1 KB claiming a 2 GB chunk took 2 GB and 6 s."""
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        return True
+    at = 8
+    while at + 8 <= len(raw):
+        length, kind = struct.unpack(">I4s", raw[at:at + 8])
+        at += 12 + length
+        if at > len(raw):
+            return False
+        if kind == b"IEND":
+            break
+    return True
+
+
+def _memory_file() -> int:
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("faceswap-decoder-stderr")
+    handle, name = tempfile.mkstemp()
+    os.unlink(name)
+    return handle
 
 
 def read_image(path) -> np.ndarray:
     """Read any image as 8-bit BGR: grayscale is expanded, alpha is dropped, 16-bit is scaled down.
 
-    The size in the file's header is checked against the pixel limit before the pixels are decoded."""
+    The size in the file's header is checked against the pixel limit before the pixels are decoded; content
+    whose header cannot be read that way (damaged, or a format OpenCV decodes but we do not take, such as
+    Radiance HDR, whose float pixels cost 12 bytes each) is refused undecoded."""
     path = Path(path)
     try:
         data = np.fromfile(path, np.uint8)
     except OSError as err:
         raise FaceswapError(f"cannot read image {path}: {err.strerror}") from err
-    size = image_size(data.tobytes()) if data.size else None
-    if size is not None:
-        check_pixels(*size, f"image {path}")
+    raw = data.tobytes()
+    size = image_size(raw) if data.size else None
+    if size is None or not _chunks_fit(raw):
+        raise FaceswapError(f"cannot read image {path}: not an image or the file is corrupt")
+    check_pixels(*size, f"image {path}")
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        image = decode(data)
     except cv2.error:
-        image = None   # OpenCV's own pixel limit, for a header Pillow could not read
+        image = None   # OpenCV's own pixel limit, where it reads a header otherwise than Pillow
     if image is None:
         raise FaceswapError(f"cannot read image {path}: not an image or the file is corrupt")
     check_pixels(image.shape[1], image.shape[0], f"image {path}")
