@@ -28,7 +28,7 @@ from lib.faces import align_matrix
 from lib.fileio import atomic_path, backup
 from lib.masks import MasksOnRead
 from lib.validate import (MAX_COORD, Count, FaceGeometry, Label, PlainName, Schema, Text, Whole, bad_geometry,
-                          check, load_json, no_gc)
+                          check, load_json, no_gc, shown)
 
 log = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ class Alignments:
             raise FaceswapError(f"{path} is not a faceswap alignments file: {hint}")
         version = doc.get("version")
         if type(version) is not int or version < 0:
-            raise FaceswapError(f"alignments file {path} is corrupt (version {version!r} is not a whole number): "
+            raise FaceswapError(f"alignments file {path} is corrupt (version {shown(version)} is not a whole number): "
                                 f"{hint}")
         if version > VERSION:
             raise FaceswapError(f"alignments file {path} has version {version}, this faceswap reads up to "

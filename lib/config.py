@@ -10,7 +10,6 @@ table and the option, and saying what to do. The GUI writes these files (forms.d
 from __future__ import annotations
 
 import argparse
-import os
 import stat
 import tomllib
 from pathlib import Path
@@ -200,12 +199,14 @@ def _convert(parser: argparse.ArgumentParser, actions: list[argparse.Action], va
         if isinstance(item, bool):
             raise ValueError(f"{str(item).lower()} is not a value of this option (it is not a switch)")
         if isinstance(item, str) and not item.strip():
-            raise ValueError("an empty value: give one or remove the line")
+            raise ValueError("an empty value")
+        if isinstance(item, str) and "\x00" in item:
+            raise ValueError("a NUL character, which no command line (nor file name) can hold")
     strings = [repr(item) if isinstance(item, float) else str(item) for item in items]
     if isinstance(value, list) and action.nargs in (None, "?") and not isinstance(action, argparse._AppendAction):
         raise ValueError(f"a list of {len(strings)} values, but the option takes one value")
     if not strings and action.nargs != "*":
-        raise ValueError("an empty list: give at least one value or remove the line")
+        raise ValueError("an empty list")
     namespace = argparse.Namespace()
     store(parser, action, namespace, strings if isinstance(value, list) else strings[0])
     return getattr(namespace, action.dest)

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import json
 import re
+import reprlib
 from typing import Annotated, Any
 
 import numpy as np
@@ -107,15 +108,25 @@ def _where(loc: tuple) -> str:
     return out
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 3, 4, 4, 40, 40
+
+
+def shown(value, limit: int = 40) -> str:
+    """A value read from a file, quoted in a one-line error: at most ``limit`` characters, however large or
+    deeply nested the value is (reprlib never walks more than a few levels or items of it)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def problem(err: ValidationError) -> str:
     """The first thing wrong, in one short phrase: ``frames['a.png'][0].landmarks[3][0]: should be ...``."""
     first = err.errors(include_url=False)[0]
-    shown = repr(first.get("input"))
-    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    got = shown(first.get("input"))
     where = _where(tuple(first["loc"]))
     message = re.sub(r" or instance of \w+", "", first["msg"].replace("Value error, ", "")).replace("Input should",
                                                                                                       "should")
-    got = f" (got {shown})" if first["type"] not in ("missing", "value_error") else ""
+    got = f" (got {got})" if first["type"] not in ("missing", "value_error") else ""
     return (f"{where}: " if where else "") + message + got
 
 

@@ -237,10 +237,6 @@ def _cli_parser(command: str) -> argparse.ArgumentParser:
     return parser._subparsers._group_actions[0].choices[command]
 
 
-COMMANDS_FUZZED = ["extract", "train", "convert", "swap", "serve", "alignments", "effmpeg", "sort", "model",
-                   "mask", "evaluate", "bench", "preview", "client"]
-
-
 def _option_values(action) -> st.SearchStrategy:
     """Values for one option in a config file, from its argparse definition: its choices, numbers of its type,
     text, true/false; often of the wrong kind, count or shape."""
@@ -265,7 +261,7 @@ def config_documents(draw, parsers):
     """A config document for one of ``parsers``' commands: {table: {option: value}} (dest names, some written
     with '-'), with wrong tables, unknown options and values of every wrong kind now and then."""
     command = draw(st.sampled_from(sorted(parsers)))
-    actions = [a for a in _visible(parsers[command])]
+    actions = _visible(parsers[command])
     table = {}
     for action in draw(st.lists(st.sampled_from(actions), max_size=5, unique_by=lambda a: a.dest)):
         key = action.dest.replace("_", "-") if draw(st.integers(0, 5)) == 0 else action.dest
@@ -285,8 +281,8 @@ def _visible(parser):
 
 
 def toml_text(doc: dict) -> str:
-    """TOML for a drawn document (tables, scalars, arrays, inline tables, dates, nests); what tomllib can't
-    hold (a top-level list of tables) is written as an array of tables."""
+    """TOML for a drawn document: tables, scalars, arrays, inline tables, dates, nests; a top-level list (of
+    tables) as an array of tables, a top-level scalar before the first table."""
     lines = []
     for name, table in doc.items():
         if isinstance(table, dict):
@@ -327,8 +323,8 @@ def _toml_value(value) -> str:
 def test_fuzzed_config_files_give_the_command_line_values_or_fail_with_our_error(folders):
     from lib import config
     from lib.gui.forms import defaults_toml, parse
-    parsers = {command: _cli_parser(command) for command in COMMANDS_FUZZED}
     tables = config.command_names()
+    parsers = {command: _cli_parser(command) for command in tables}
     saved = defaults_toml("convert", parse("convert", {"input": "a.mp4", "output": "b.mp4", "model-dir": "m",
                                                        "mask-type": "components", "mask-blur": "7.5",
                                                        "no-smooth": True, "writer": "ffmpeg"}))

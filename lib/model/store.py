@@ -33,7 +33,7 @@ from pydantic import Field
 
 from lib.errors import FaceswapError
 from lib.fileio import atomic_path
-from lib.validate import Count, Finite, Label, Schema, Text, check, load_json
+from lib.validate import Count, Finite, Label, Schema, Text, check, load_json, shown
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def _read(path: Path, arrays: bool = True, finite: bool = True):
                 raise ValueError("not a faceswap model")
             version = meta.get("version")
             if type(version) is not int or version < 0:
-                raise FaceswapError(f"{what} is corrupt (version {version!r} is not a whole number): {hint}")
+                raise FaceswapError(f"{what} is corrupt (version {shown(version)} is not a whole number): {hint}")
             if version > VERSION:
                 raise FaceswapError(f"{what} has version {version}, this faceswap reads up to {VERSION}: update "
                                     f"faceswap")
@@ -250,7 +250,8 @@ def _read(path: Path, arrays: bool = True, finite: bool = True):
         raise FaceswapError(f"model file not found: {path}") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, OverflowError,
             RuntimeError, NotImplementedError, zlib.error) as err:  # what zipfile and numpy raise on damaged files
-        raise FaceswapError(f"model file {path} is corrupt or not a faceswap model ({err}): {hint}") from None
+        reason = "it holds pickled objects, which faceswap never loads" if "pickle" in str(err) else err
+        raise FaceswapError(f"model file {path} is corrupt or not a faceswap model ({reason}): {hint}") from None
     for i, (w, shape) in enumerate(zip(weights, valid.weights)):
         if list(w.shape) != shape or not np.issubdtype(w.dtype, np.floating):
             raise FaceswapError(f"model file {path} is corrupt (weight {i} has shape {w.shape}): {hint}")
