@@ -99,9 +99,9 @@ class Extractor:
         """(box, score, angle) per face; a frame with none is tried again rotated (``angle`` uprights the face)."""
         found = self.detector.detect(images)
         if self.rotate:
-            found = [faces or rotation.detect_rotated(self.detector.detect, image, self.rotate)
+            found = [rotation.retry(self.detector.detect, image, faces, self.rotate)
                      for image, faces in zip(images, found)]
-        return [[(np.asarray(box, np.int64), float(score), float(tilt[0]) if tilt else 0.0)
+        return [[(np.asarray(box, np.int64), float(score), float(tilt[0]) if tilt and tilt[0] is not None else 0.0)
                  for box, score, *tilt in faces if max(box[2], box[3]) >= self.min_size] for faces in found]
 
     def _face(self, box, landmarks, score, identity=None, lazy=False, matrix=None) -> Face:

@@ -1,11 +1,13 @@
 """Tilted faces: detect on rotated copies of a frame, and align a face in an upright crop of it.
 
-Detectors and the 68-point predictor are trained on upright faces: HOG misses a head tilted by 30 degrees,
+Detectors and the 68-point predictor are trained on upright faces: HOG misses a head tilted by 45 degrees,
 and the predictor puts landmarks askew past ~20 degrees. So when a frame shows no face it is tried again
 rotated by each angle of ``ANGLES`` (in that order, stopping at the first that finds one), as the older
-tool's rotate option does; a face found that way keeps its ``angle``. Landmarks are then always found in
-an upright crop: the frame rotated by the face's angle around the face (``align``), and mapped back, so
-tracking follows a head through a tilt by reading the angle from the last frame's landmarks (``roll``).
+tool's rotate option does; a face found that way keeps its ``angle``. A frame whose faces were all found by a
+detector that could not tell their tilt (YuNet finds faces on their side, and some hands) is retried too.
+Landmarks are then always found in an upright crop: the frame rotated by the face's angle around the face
+(``align``), and mapped back, so tracking follows a head through a tilt by reading the angle from the last
+frame's landmarks (``roll``).
 
 Angles are degrees, counter-clockwise on screen as ``cv2.getRotationMatrix2D`` takes them: rotating the
 frame by a face's angle makes that face upright.
@@ -43,9 +45,10 @@ def rotate_frame(image: np.ndarray, angle: float, work_size: int = WORK_SIZE) ->
 
 
 def detect_rotated(detect, image: np.ndarray, angles=ANGLES, work_size: int = WORK_SIZE) -> list:
-    """``detect(images) -> [[(box, score)]]`` on rotated copies of ``image``, one angle after another until one
-    finds a face; returns ``[(box, score, angle)]`` with each box (x, y, w, h) centred on the face in frame
-    pixels, its side the face's size in the frame, and ``angle`` what makes the face upright."""
+    """``detect(images) -> [[(box, score[, tilt])]]`` on rotated copies of ``image``, one angle after another
+    until one finds a face; returns ``[(box, score, angle, known)]`` with each box (x, y, w, h) centred on the
+    face in frame pixels, its side the face's size in the frame, ``angle`` what makes the face upright, and
+    ``known`` False where the detector could not tell the face's tilt in the copy (then taken as upright there)."""
     for angle in angles:
         rotated, mat = rotate_frame(image, angle, work_size)
         found = detect([rotated])[0]
@@ -57,10 +60,36 @@ def detect_rotated(detect, image: np.ndarray, angles=ANGLES, work_size: int = WO
             x, y, w, h = (float(v) for v in box)
             centre = transform_points(np.array([[x + w / 2, y + h / 2]]), back)[0]
             side_w, side_h = w / scale, h / scale
+            known = not tilt or tilt[0] is not None
             out.append((np.round([centre[0] - side_w / 2, centre[1] - side_h / 2, side_w, side_h]).astype(np.int64),
-                        float(score), float(angle) + (float(tilt[0]) if tilt else 0.0)))
+                        float(score), float(angle) + (float(tilt[0]) if tilt and known else 0.0), known))
         return out
     return []
+
+
+def retry(detect, image: np.ndarray, found: list, angles=ANGLES, work_size: int = WORK_SIZE) -> list:
+    """The faces of ``image`` given ``found``, the detector's answer on the frame itself: that answer when it holds a
+    face the detector knows the tilt of (an upright detector's faces always count); otherwise the faces of the
+    first rotated copy that shows any (``detect_rotated``). If none of those has a known tilt either, the faces
+    of ``found`` are kept too (a head turned to profile), and where two cover the same face the one found in
+    the frame itself. Entries: (box, score, angle), angle None where it is not known."""
+    if any(len(face) < 3 or face[2] is not None for face in found):
+        return found
+    rotated = detect_rotated(detect, image, angles, work_size)
+    out = [(box, score, angle) for box, score, angle, known in rotated if known]
+    if out:        # beside a face whose tilt is known, one that could not be oriented anywhere is dropped
+        return out
+    out = [(box, score, None) for box, score, *_ in found]
+    out += [(box, score, angle) for box, score, angle, known in rotated
+            if not known and not any(_same(box, other[0]) for other in out)]
+    return out
+
+
+def _same(a, b) -> bool:
+    """Whether boxes ``a`` and ``b`` (x, y, w, h) hold the same face: centres within half a face."""
+    ca = np.array([a[0] + a[2] / 2, a[1] + a[3] / 2], np.float64)
+    cb = np.array([b[0] + b[2] / 2, b[1] + b[3] / 2], np.float64)
+    return bool(np.linalg.norm(ca - cb) < 0.5 * max(a[2], a[3], b[2], b[3]))
 
 
 def upright_crop(image: np.ndarray, box, angle: float, size: int | None = None):
@@ -104,7 +133,7 @@ def align(aligner, image: np.ndarray, boxes, angles) -> list[np.ndarray]:
     """68 landmarks (frame pixels) per box: faces within ``UPRIGHT`` degrees of upright in the frame itself (in
     one call), the others in an upright crop, mapped back."""
     out: list = [None] * len(boxes)
-    upright = [i for i, angle in enumerate(angles) if abs(_wrap(angle)) <= UPRIGHT]
+    upright = [i for i, angle in enumerate(angles) if abs(_wrap(angle or 0.0)) <= UPRIGHT]
     for i, landmarks in zip(upright, aligner.align(image, [boxes[i] for i in upright]) if upright else []):
         out[i] = landmarks
     for i, (box, angle) in enumerate(zip(boxes, angles)):

@@ -89,7 +89,7 @@ def test_extractor_faces_gives_the_full_result_for_one_frame(photo):
     from lib.extractor import Extractor
     face = Extractor().faces(photo)[0]
     assert set(face.masks) == {"components", "extended"} and face.masks["components"].shape == (128, 128)
-    assert face.identity.shape == (128,) and face.matrix.shape == (2, 3) and face.detector == "dlib-hog"
+    assert face.identity.shape == (128,) and face.matrix.shape == (2, 3) and face.detector == "yunet"
     assert Extractor(min_size=400).faces(photo) == []
 
 

@@ -9,7 +9,8 @@ YuNet finds more turned, tilted and small faces than HOG and is faster: a few ms
 a face tilted by up to 90 degrees but cannot say how it is tilted (its five points stay near upright), so each
 face's upright angle is the one of 0, +-30, +-60, +-90 degrees at which dlib's HOG, which sees only upright
 faces, is surest of it in a small crop (lib.rotation.upright_angle), passed on as a third value beside box and
-score (0 when HOG sees it at none: a head turned to profile).
+score (None when HOG sees it at none: a head turned to profile, or not a face; the extractor then also looks
+in rotated copies of the frame).
 It was trained on faces of up to about 300 px, so frames are detected at a working size of 640 px.
 """
 from __future__ import annotations
@@ -33,6 +34,9 @@ SHA256 = "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"
 # YuNet boxes sit a little higher and are a little larger than dlib's: median over 232 real faces (shared
 # videos and photos) against dlib-hog boxes of the same faces.
 FIT = (0.0, 0.039, 0.94)
+# A face HOG sees at no angle (profile, or a hand: YuNet scores both 0.80-0.87 on the shared clips) is kept
+# beside faces HOG does see only from this score up.
+SURE = 0.9
 
 
 def bundled_model() -> Path:
@@ -87,11 +91,13 @@ class YuNet:
         out = []
         for row in found:
             box = to_dlib_box(row[:4], FIT)
-            out.append((box, float(row[14]), upright_angle(image, box, self._upright) or 0.0))
+            out.append((box, float(row[14]), upright_angle(image, box, self._upright)))
+        if any(angle is not None for *_, angle in out):      # beside faces HOG confirms, one it cannot see at
+            out = [face for face in out if face[2] is not None or face[1] >= SURE]   # any angle must be sure
         return out
 
-    def detect(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float, float]]]:
+    def detect(self, images: list[np.ndarray]) -> list[list[tuple[np.ndarray, float, float | None]]]:
         """(box, score, angle) per face: ``angle`` (degrees) makes the face upright (lib.rotation), so a tilted
-        face YuNet finds directly is aligned in an upright crop."""
+        face YuNet finds directly is aligned in an upright crop; None when HOG sees it at no angle."""
         return [coarse_to_fine(image if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR),
                                self.work_size, self._run) for image in images]
