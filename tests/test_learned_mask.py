@@ -107,6 +107,35 @@ def test_convert_mask_learned_reads_the_stored_mask_into_the_crop():
         plugin(None, 256, None, face=Face(face.box, face.landmarks), matrix=mat)
 
 
+def test_convert_blends_only_where_the_learned_mask_of_the_alignments_file_says(tmp_path):
+    """An alignments file (head-centred mask space) whose learned mask keeps the subject's right half of the face
+    (the image's left): convert's loader keeps that mask, and -M learned replaces only that half."""
+    from lib.alignments import source_entry
+    from lib.convert import Blender, BlendSettings
+    from lib.extractor import Extractor
+    from lib.jobs.convert import load_faces
+    from lib.video import Source
+    photo = shared("barack_obama", "photo_fr_obama.jpg")
+    source = Source(photo)
+    frame = source.frame(0).image
+    face = Extractor(masks=(), identity=False).faces(frame)[0]
+    half = np.zeros((128, 128), np.uint8)
+    half[:, :64] = 255
+    face.masks = {"learned": half, "extended": half}
+    alignments = Alignments(source_entry(source), {"size": 128, "centering": "head"})
+    alignments.frames[source.names()[0]] = [face]
+    alignments.save(tmp_path / "alignments.json")
+    faces, _ = load_faces(source, str(tmp_path / "alignments.json"))
+    loaded = faces[0][0]
+    assert set(loaded.masks) == {"learned"} and loaded.mask_space == {"size": 128, "centering": "head"}
+    swapped = frame.copy()
+    Blender(BlendSettings(mask="learned", mask_blur=0, mask_erode=0, color="none"), 64).blend_face(
+        swapped, loaded, np.zeros((64, 64, 3), np.float32))
+    changed = (swapped != frame).any(-1)
+    centre = face.landmarks[27:36].mean(0)
+    assert changed[:, :int(centre[0]) - 10].sum() > 5000 and changed[:, int(centre[0]) + 10:].sum() == 0
+
+
 def test_training_samples_use_the_learned_mask_as_the_loss_mask(tmp_path, faces_dir):
     folder = tmp_path / "faces"
     folder.mkdir()
