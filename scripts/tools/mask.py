@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser) -> None:
     from lib import registry
+    from lib.cli import positive_int
     parser.add_argument("-p", "--alignments", metavar="FILE", help="alignments file whose masks to (re)generate")
     parser.add_argument("-i", "--input", metavar="PATH", help="with -p and --preview: the frames (video or folder)")
     parser.add_argument("-f", "--faces", metavar="FOLDER", help="folder of face PNGs (from extract)")
@@ -44,7 +45,8 @@ def add_arguments(parser) -> None:
     learned.add_argument("--mask-model", metavar="FOLDER",
                          help="the learned mask model's folder; without --train, draw the learned mask with it: into "
                               "each face's metadata (-f) or into the alignments file (-p with -i FRAMES)")
-    learned.add_argument("--iterations", type=int, default=1000, help="with --train: training batches (default 1000)")
+    learned.add_argument("--iterations", type=positive_int, default=1000, metavar="N",
+                         help="with --train: training batches (default 1000)")
 
 
 def run(args) -> int:
