@@ -32,7 +32,7 @@ from lib.errors import FaceswapError
 
 # Cases per loader in `make test`; FACESWAP_FUZZ_CASES=20000 digs deeper (e.g. before a release), and
 # FACESWAP_FUZZ_SEED=N draws other cases than CI's (the same ones again with the same N).
-CASES = int(os.environ.get("FACESWAP_FUZZ_CASES", 2000))
+CASES = int(os.environ.get("FACESWAP_FUZZ_CASES", 3000))
 SEED = os.environ.get("FACESWAP_FUZZ_SEED")
 MEMORY_LIMIT_MB = 100   # peak resident growth while one drawn input loads
 

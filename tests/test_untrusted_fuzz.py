@@ -1,7 +1,7 @@
 """Fuzzing every loader of a file a user may be handed (hypothesis; see tests/fuzzing.py): alignments files,
 face-PNG metadata, model files (meta and weights), workspace state, -C config files and image headers.
 
-Each loader gets FACESWAP_FUZZ_CASES drawn inputs (2000 by default): documents made from the format's own schema,
+Each loader gets FACESWAP_FUZZ_CASES drawn inputs (3000 by default): documents made from the format's own schema,
 valid documents with a few values broken, and damaged bytes. It must return valid data or raise FaceswapError
 in one line naming the file; never another exception, never a write, never much memory. Derandomized: CI runs
 the same cases every time, and a failure is shrunk to a small case hypothesis prints."""
