@@ -73,7 +73,7 @@ def test_an_older_plugin_name_in_a_config_is_mapped_as_on_the_command_line(tmp_p
     ("size = 64\n[extract]", ["size = 64 is outside any [command] table"]),
     ('[extarct]\nsize = 64', ["[extarct] is not a command", "fix or remove that table"]),
     ('[[extract]]\nsize = 64', ["[[extract]] (an array of tables)"]),
-    ('[extract]\nsize = "\\u0000"', ["[extract] size", "is not a whole number"]),
+    ('[extract]\noutput = "faces\\u0000x"', ["[extract] output", "a NUL character"]),
 ])
 def test_a_bad_config_is_one_error_naming_the_file_the_table_and_the_option(tmp_path, text, words):
     path = _config(tmp_path, text + "\n")
