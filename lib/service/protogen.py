@@ -7,6 +7,7 @@ its sibling as ``lib.service.faceswap_pb2``, with no hand edits.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,14 +18,16 @@ OUTPUTS = ("faceswap_pb2.py", "faceswap_pb2_grpc.py")
 
 
 def generate(out_root: Path) -> list[Path]:
-    """Compile the proto into ``out_root/lib/service/``; returns the generated files."""
-    from grpc_tools import protoc
+    """Compile the proto into ``out_root/lib/service/``; returns the generated files.
+
+    protoc runs in a child process: its C++ protobuf runtime crashes a process that has TensorFlow's loaded."""
     out_root = Path(out_root)
     (out_root / PACKAGE_PATH).mkdir(parents=True, exist_ok=True)
-    code = protoc.main(["grpc_tools.protoc", f"-I{PACKAGE_PATH}={PROTO.parent}", f"--python_out={out_root}",
-                        f"--grpc_python_out={out_root}", f"{PACKAGE_PATH}/{PROTO.name}"])
-    if code != 0:
-        raise RuntimeError(f"protoc failed on {PROTO} (exit status {code})")
+    proc = subprocess.run([sys.executable, "-m", "grpc_tools.protoc", f"-I{PACKAGE_PATH}={PROTO.parent}",
+                           f"--python_out={out_root}", f"--grpc_python_out={out_root}", f"{PACKAGE_PATH}/{PROTO.name}"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"protoc failed on {PROTO} (exit status {proc.returncode}): {proc.stderr.strip()}")
     return [out_root / PACKAGE_PATH / name for name in OUTPUTS]
 
 
