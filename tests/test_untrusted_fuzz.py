@@ -187,14 +187,13 @@ def test_fuzzed_model_files_load_valid_or_fail_with_our_error(folders):
 
 
 # ---------------------------------------------------------------------------------------------- workspace state
-# The document Workspace.mark writes, as a JSON schema: {"version": 2, "extract_a": {"input": ..., "done": ...}}.
-_ENTRY = {"type": "object", "required": ["input", "done"], "properties": {
-    "done": {"type": "boolean"},
-    "input": {"type": "object", "required": ["kind", "sha256", "every_n"], "properties": {
-        "kind": {"enum": ["file", "folder"]}, "sha256": {"type": "string", "minLength": 64, "maxLength": 64},
-        "every_n": {"type": "integer", "minimum": 1, "maximum": 1000}}}}}
-STATE_SCHEMA = {"type": "object", "required": ["version"], "additionalProperties": _ENTRY, "properties": {
-    "version": {"const": 2}, "extract_a": _ENTRY, "extract_b": _ENTRY}}
+def _state_schema() -> dict:
+    """The document Workspace.mark writes, from its pydantic schema: {"version": 2, "extract_a": entry, ...}."""
+    from lib.jobs.swap import StateEntry
+    entry = StateEntry.model_json_schema()
+    defs = entry.pop("$defs", {})
+    return {"type": "object", "required": ["version"], "additionalProperties": entry, "$defs": defs,
+            "properties": {"version": {"const": 2}, "extract_a": entry, "extract_b": entry}}
 
 
 def test_fuzzed_workspace_state_is_kept_valid_or_dropped_with_a_warning(folders):
@@ -203,7 +202,7 @@ def test_fuzzed_workspace_state_is_kept_valid_or_dropped_with_a_warning(folders)
     video.write_bytes(b"not really a video, but it has a fingerprint")
     entry = {"input": fingerprint(video), "done": True}
     doc = {"version": 2, "extract_a": entry, "extract_b": dict(entry, done=False)}
-    schema = Schema(STATE_SCHEMA)
+    schema = Schema(_state_schema())
     state = folders / "state.json"
 
     def draw_input(data):

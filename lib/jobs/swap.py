@@ -26,9 +26,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Literal, Optional
+
+from pydantic import Field
 
 from lib.errors import FaceswapError
+from lib.validate import Schema, ValidationError, load_json
 from lib.jobs import Cancel, Progress, ProgressFn
 from lib.jobs.train import TrainControl
 
@@ -37,6 +40,19 @@ log = logging.getLogger(__name__)
 STATE = "state.json"
 STATE_VERSION = 2
 STAGES = {"extract_a": "extract A", "extract_b": "extract B"}
+
+
+class StateKey(Schema):
+    """What an extraction was made from (see :func:`fingerprint`)."""
+    kind: Literal["file", "folder"]
+    sha256: Annotated[str, Field(strict=True, pattern=r"^[0-9a-f]{64}$")]
+    every_n: Annotated[int, Field(strict=True, ge=1, le=10 ** 6)]
+
+
+class StateEntry(Schema):
+    """One extraction in state.json: its input, and whether it finished."""
+    input: StateKey
+    done: Annotated[bool, Field(strict=True)]
 
 
 @dataclass
@@ -108,14 +124,20 @@ class Workspace:
         if not self.state_file.is_file():
             return {}
         try:
-            doc = json.loads(self.state_file.read_text())
-        except (OSError, ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: nested too deep
+            doc = load_json(self.state_file.read_bytes(), f"workspace state {self.state_file}", "")
+        except (OSError, FaceswapError):
             doc = None
         if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
             log.warning("workspace state %s is unreadable or from another version: redoing the extractions",
                         self.state_file)
             return {}
-        state = {stage: entry for stage, entry in doc.items() if stage in STAGES and _valid_entry(entry)}
+        state = {}
+        for stage, entry in doc.items():
+            if stage in STAGES:
+                try:
+                    state[stage] = StateEntry.model_validate(entry).model_dump()
+                except (ValidationError, RecursionError):
+                    pass
         if len(state) < len([k for k in doc if k != "version"]):
             log.warning("workspace state %s has invalid entries: redoing those extractions", self.state_file)
         return state
@@ -134,14 +156,6 @@ class Workspace:
         alignments = self.alignments[side]
         for old in (alignments, alignments.with_name(alignments.name + ".bak")):
             old.unlink(missing_ok=True)
-
-
-def _valid_entry(entry) -> bool:
-    if not isinstance(entry, dict) or not isinstance(entry.get("done"), bool):
-        return False
-    key = entry.get("input")
-    return (isinstance(key, dict) and key.get("kind") in ("file", "folder") and isinstance(key.get("sha256"), str)
-            and isinstance(key.get("every_n"), int))
 
 
 def workspace_root(params: SwapParams) -> Path:
