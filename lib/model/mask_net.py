@@ -27,10 +27,10 @@ from lib.errors import FaceswapError
 log = logging.getLogger(__name__)
 
 PLUGIN = "learned-mask"
-DEFAULTS = {"size": 128, "width": 16}
+DEFAULTS = {"size": 128, "width": 8}
 
 
-def build(size: int = 128, width: int = 16):
+def build(size: int = 128, width: int = 8):
     """The U-Net for ``size`` px faces, ``width`` channels in its first stage (doubling at each of 4 stages)."""
     import keras
     from keras import layers
@@ -103,7 +103,8 @@ class MaskModel:
     @classmethod
     def new(cls, settings: dict | None = None, centering: str = "face") -> "MaskModel":
         settings = {**DEFAULTS, **(settings or {})}
-        if settings["size"] not in (32, 64, 96, 128, 160, 192, 256) or not 4 <= settings["width"] <= 64:
+        if (type(settings["size"]) is not int or type(settings["width"]) is not int or settings["size"] % 32
+                or not 32 <= settings["size"] <= 256 or not 4 <= settings["width"] <= 64):
             raise FaceswapError(f"learned mask settings {settings}: size must be 32-256 in steps of 32 (64, 128 ...) "
                                 f"and width 4-64")
         return cls(build(settings["size"], settings["width"]), settings, centering)
@@ -192,7 +193,7 @@ class MaskModel:
             raise FaceswapError(f"{model_dir} holds a '{meta.get('plugin')}' face model, not a learned mask: pass the "
                                 f"folder given to 'tools.py mask --train --mask-model'")
         settings = {key: meta["settings"].get(key, value) for key, value in DEFAULTS.items()}
-        model = cls.new({k: int(v) for k, v in settings.items()}, meta.get("centering", "face"))
+        model = cls.new(settings, meta.get("centering", "face"))
         expected = [tuple(w.shape) for w in model.net.get_weights()]
         if [tuple(w.shape) for w in weights] != expected:
             raise FaceswapError(f"learned mask model {Path(model_dir)} does not fit its own settings {settings} "
