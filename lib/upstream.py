@@ -77,12 +77,12 @@ def L(*spellings, nargs=0, why="", stop=False, choices=None, type=None):  # noqa
 NO_WEIGHTS = "needs weights that cannot be downloaded here"
 VALUES: dict[str, dict[str, Value]] = {
     "extract.detect": {
-        "s3fd": Value("dlib-cnn", f"s3fd {NO_WEIGHTS}; dlib-cnn and yunet are the offline detectors closest to "
-                                  "it: running dlib-cnn (yunet needs --detector-model)"),
-        "retinaface": Value("dlib-cnn", f"retinaface {NO_WEIGHTS}; running dlib-cnn, the closest offline "
-                                        "detector (yunet with --detector-model is the other)"),
-        "cv2-dnn": Value("dlib-hog", f"cv2-dnn {NO_WEIGHTS}; running dlib-hog, the fast CPU detector here "
-                                     "(yunet, also OpenCV DNN, with --detector-model)"),
+        "s3fd": Value("yunet", f"s3fd {NO_WEIGHTS}; yunet (our default, its weights ship with it) and dlib-cnn are "
+                               "the offline detectors closest to it: running yunet"),
+        "retinaface": Value("yunet", f"retinaface {NO_WEIGHTS}; running yunet, the closest offline detector "
+                                     "(dlib-cnn is the other)"),
+        "cv2-dnn": Value("yunet", f"cv2-dnn {NO_WEIGHTS}; running yunet, OpenCV's DNN face detector whose "
+                                  "weights ship with it"),
         "file": Value(None, "importing detections from a file is not available here: extract detects faces itself"),
         "external": Value(None, "importing detections from a file is not available here: extract detects faces "
                                 "itself"),
@@ -226,7 +226,8 @@ COMMANDS: dict[str, dict] = {
             L("-a", "--re-align", why="re-aligning is not available here: landmarks are fitted once"),
             L("-g", "--align-filters", why="alignment filters are not available here: --identity auto and "
                                             "--min-size drop false detections"),
-            L("-r", "--rotate-images", nargs=1, why="frames are not rotated to look for turned faces here"),
+            L("-r", "--rotate-images", nargs=1, why="frames with no face are already tried again rotated here (30, -30, "
+                                                   "60, -60, 90, -90 degrees): set the angles with --rotate"),
             L("-I", nargs="*", why="every face's dlib-resnet identity is stored anyway"),
             L("-x", "--max-size", nargs=1, why="no largest-face filter here: every face above --min-size is kept"),
             L("-u", "--min-scale", nargs=1, why="no minimum-scale filter here: --min-size filters small faces"),
@@ -334,7 +335,8 @@ COMMANDS: dict[str, dict] = {
             S("--alignments", "-a"), A("--output", "--output-folder"), A("--masks", "--masker"),
             L("-I", "--input-type", "-it", nargs=1, choices=("faces", "frames")),
             L("--processing", nargs=1, choices=("all", "missing", "output", "import")),
-            L("-m", "--mask-path", nargs=1, stop=True, why="importing masks is not available here: masks are drawn "
+            L("-m", "--mask-path", nargs=1, stop=True, why="importing masks is written -f FACES --import FOLDER here (they become "
+                                                            "the learned mask's labels); other masks are drawn "
                                                             "from each face's landmarks"),
             L("-B", "--batch-mode", stop=True, why="batch mode is not available here: run once per alignments file"),
             L("-c", "--centering", nargs=1, why="masks are drawn in the alignments file's own mask space here"),

@@ -48,14 +48,14 @@ def test_extract_with_s3fd_runs_the_closest_offline_detector(tmp_path):
     video = tmp_path / "video.mp4"
     shutil.copy(shared(JAMIE), video)
     proc = run_cli("faceswap.py", "extract", "-i", video, "-o", tmp_path / "extract", "-D", "s3fd")
-    assert _lines(proc, "WARNING") == ["WARNING -D s3fd: s3fd needs weights that cannot be downloaded here; dlib-cnn "
-                                       "and yunet are the offline detectors closest to it: running dlib-cnn (yunet "
-                                       "needs --detector-model)"], proc.stderr
+    assert _lines(proc, "WARNING") == ["WARNING -D s3fd: s3fd needs weights that cannot be downloaded here; yunet "
+                                       "(our default, its weights ship with it) and dlib-cnn are the offline "
+                                       "detectors closest to it: running yunet"], proc.stderr
     counts = _alignments_faces(tmp_path / "video_alignments.json")
     assert len(counts) == 130 and sum(counts.values()) >= 120
     detectors = {face["detector"] for faces in json.loads((tmp_path / "video_alignments.json").read_text())["frames"]
                  .values() for face in faces}
-    assert detectors == {"dlib-cnn"}
+    assert detectors == {"yunet"}
     assert len(_faces(tmp_path / "extract")) == sum(counts.values())
 
 
@@ -193,9 +193,9 @@ extract | -al a.json | alignments='a.json'
 extract | -b | note:--batch-mode: extracting each
 extract | --batch-mode | note:--batch-mode: extracting each
 extract | -D mtcnn | detector='mtcnn'
-extract | -D s3fd | detector='dlib-cnn' & note:s3fd needs weights that cannot be downloaded here
-extract | --detector retinaface | detector='dlib-cnn' & note:retinaface needs weights
-extract | -D cv2-dnn | detector='dlib-hog' & note:cv2-dnn needs weights
+extract | -D s3fd | detector='yunet' & note:s3fd needs weights that cannot be downloaded here
+extract | --detector retinaface | detector='yunet' & note:retinaface needs weights
+extract | -D cv2-dnn | detector='yunet' & note:cv2-dnn needs weights
 extract | -D file | error:importing detections from a file
 extract | -D external | error:importing detections from a file
 extract | -D manual | error:manual detector is not available
@@ -218,8 +218,8 @@ extract | -a | note:re-aligning is not available
 extract | --re-align | note:re-aligning is not available
 extract | -g | note:alignment filters are not available
 extract | --align-filters | note:alignment filters are not available
-extract | -r 90 | note:frames are not rotated
-extract | --rotate-images on | note:frames are not rotated
+extract | -r 90 | note:already tried again rotated
+extract | --rotate-images on | note:already tried again rotated
 extract | -I | note:dlib-resnet identity is stored
 extract | -I vggface2 | note:dlib-resnet identity is stored
 extract | --identity vggface2 | identity='auto' & note:vggface2 needs weights

@@ -129,7 +129,7 @@ def test_alignments_of_another_video_fail_cleanly(swap_setup, tmp_path):
     other = shared("alexandria_ocasio_cortez/video_aoc_retalking_3.mp4")       # 125 frames, not 200
     proc = run_cli("faceswap.py", "convert", "-i", other, "-o", tmp_path / "out.mp4", "-m", model,
                    "-p", alignments, check=False)
-    assert_clean_failure(proc, "does not match", "200")
+    assert_clean_failure(proc, "describes", "200 frames", "not video_aoc_retalking_3.mp4")
     assert list(tmp_path.iterdir()) == []
 
 
