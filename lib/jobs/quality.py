@@ -353,15 +353,8 @@ def _line(point: dict) -> str:
 
 
 def _machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_at_start": [round(x, 2) for x in load] if load else None,
+    from lib.machine import cpu_name, load_average
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "load_at_start": load_average(),
             "python": platform.python_version()}
 
 

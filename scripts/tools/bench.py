@@ -135,13 +135,8 @@ def _machine_info() -> dict:
     import keras
     import numpy
     import tensorflow as tf
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    from lib.machine import cpu_name
+    cpu = cpu_name()
     memory_gb = None
     try:
         with open("/proc/meminfo") as handle:
