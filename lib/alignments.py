@@ -28,7 +28,7 @@ from lib.faces import align_matrix
 from lib.fileio import atomic_path, backup
 from lib.masks import MasksOnRead
 from lib.validate import (MAX_COORD, Count, FaceGeometry, Label, PlainName, Schema, Text, Whole, bad_geometry,
-                          check, load_json, no_gc, shown)
+                          check, load_json, no_gc, whole_version)
 
 log = logging.getLogger(__name__)
 
@@ -239,10 +239,7 @@ class Alignments:
         doc = load_json(raw, f"alignments file {path}", hint)
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise FaceswapError(f"{path} is not a faceswap alignments file: {hint}")
-        version = doc.get("version")
-        if type(version) is not int or version < 0:
-            raise FaceswapError(f"alignments file {path} is corrupt (version {shown(version)} is not a whole number): "
-                                f"{hint}")
+        version = whole_version(doc.get("version"), f"alignments file {path}", hint)
         if version > VERSION:
             raise FaceswapError(f"alignments file {path} has version {version}, this faceswap reads up to "
                                 f"{VERSION}: update faceswap")

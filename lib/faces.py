@@ -22,7 +22,8 @@ from pydantic import AfterValidator, Field
 
 from lib.errors import FaceswapError
 from lib.fileio import atomic_write_bytes
-from lib.validate import Count, FaceGeometry, Label, PlainName, Text, bad_geometry, check, load_json, shown
+from lib.validate import (Count, FaceGeometry, Label, PlainName, Text, bad_geometry, check, load_json,
+                          whole_version)
 
 # Mean of 361 dlib 68-point shapes (faces of several people), Procrustes-aligned on the inner points,
 # made left/right symmetric, normalised so the inner 51 points span [0, 1].
@@ -231,10 +232,7 @@ def _decode_meta(body: bytes, path) -> dict:
     meta = load_json(text, f"faceswap metadata of face {path}", hint)
     if not isinstance(meta, dict):
         raise FaceswapError(f"face {path} has corrupt faceswap metadata (not a JSON object): {hint}")
-    version = meta.get("version")
-    if type(version) is not int or version < 0:
-        raise FaceswapError(f"face {path} has corrupt faceswap metadata (version {shown(version)} is not a whole "
-                            f"number): {hint}")
+    version = whole_version(meta.get("version"), f"faceswap metadata of face {path}", hint)
     if version > FACE_META_VERSION:
         raise FaceswapError(f"face {path} was written by a newer faceswap (metadata version {version}, this one "
                             f"reads up to {FACE_META_VERSION}): update faceswap")

@@ -130,6 +130,13 @@ def problem(err: ValidationError) -> str:
     return (f"{where}: " if where else "") + message + got
 
 
+def whole_version(value: Any, what: str, hint: str) -> int:
+    """A format's version number read from ``what``: a whole number of 0 or more, else one clear error."""
+    if type(value) is not int or value < 0:
+        raise FaceswapError(f"{what} is corrupt (version {shown(value)} is not a whole number): {hint}")
+    return value
+
+
 def check(schema, data: Any, what: str, hint: str):
     """``data`` validated by ``schema`` (a model class or a type); else one FaceswapError naming ``what``."""
     adapter = schema if isinstance(schema, TypeAdapter) else TypeAdapter(schema)
