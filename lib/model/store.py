@@ -33,7 +33,7 @@ from pydantic import Field
 
 from lib.errors import FaceswapError
 from lib.fileio import atomic_path
-from lib.validate import Count, Finite, Label, Schema, Text, check, load_json, shown
+from lib.validate import Count, Finite, Label, Schema, check, load_json, shown
 
 log = logging.getLogger(__name__)
 
