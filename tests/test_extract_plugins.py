@@ -3,7 +3,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_clean_failure, run_cli, shared
+from conftest import shared
 
 from lib import registry
 from lib.errors import FaceswapError
