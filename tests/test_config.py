@@ -43,7 +43,7 @@ def test_config_values_are_converted_as_the_command_line_converts_them(tmp_path)
 
 def test_an_older_plugin_name_in_a_config_is_mapped_as_on_the_command_line(tmp_path):
     parsed = _parse(_config(tmp_path, '[extract]\ndetector = "s3fd"\n'), *EXTRACT)
-    assert parsed.args.detector == "dlib-cnn" and any("s3fd" in note for note in parsed.notes)
+    assert parsed.args.detector == "yunet" and any("s3fd" in note for note in parsed.notes)
 
 
 @pytest.mark.parametrize("text, words", [
