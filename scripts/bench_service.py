@@ -32,6 +32,8 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+from lib.machine import tree_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "faces"
 CLIP_A = SHARED / "alexandria_ocasio_cortez" / "video_aoc_hdtf_WDA_000.mp4"
@@ -43,29 +45,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """RSS of ``pid`` and all its descendants (from /proc), in MB."""
-    children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(proc.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 def _cut(source: Path, out: Path, frames: int) -> Path:
@@ -123,7 +102,7 @@ def measure(calls: int = 20, frames: int = 30, iterations: int = 2, workers: int
         _wait(healthy, 120, "serve to start")
         figures["serve_start_s"] = round(time.monotonic() - started, 2)
         time.sleep(3)
-        figures["idle_rss_mb"] = round(_tree_rss_mb(serve.pid), 1)
+        figures["idle_rss_mb"] = round(tree_rss_mb(serve.pid), 1)
         print(f"idle serve process tree: {figures['idle_rss_mb']} MB RSS (ready {figures['serve_start_s']} s "
               f"after start)", flush=True)
 

@@ -10,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 
+from lib.machine import tree_rss_mb  # noqa: F401 - re-exported for the service tests
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY_MODEL = ["--trainer", "lightweight", "-O", "width=0.25", "-O", "dense=64", "--batch-size", "4"]
 CLIPS = {"a": "alexandria_ocasio_cortez/video_aoc_hdtf_WDA_000.mp4",
@@ -152,29 +154,6 @@ def runner_pids(job_id: str) -> list[int]:
         if b"lib.service.runner" in cmd and job_id.encode() in cmd and state != "Z":
             pids.append(int(proc.name))
     return pids
-
-
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(proc.name))
-    total, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 def files_under(folder: Path) -> set[str]:
