@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""faceswap tools: fix alignments, cut video, sort faces, preview settings, look after models, measure."""
+"""faceswap tools: fix alignments, cut video, sort faces, preview settings, look after models, enhance faces, measure."""
 import sys
 
 from lib.cli import main
@@ -11,6 +11,7 @@ TOOLS = {
     "preview": "scripts.tools.preview",
     "model": "scripts.tools.model",
     "mask": "scripts.tools.mask",
+    "enhance": "scripts.tools.enhance",
     "evaluate": "scripts.tools.evaluate",
     "bench": "scripts.tools.bench",
 }

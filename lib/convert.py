@@ -4,7 +4,8 @@ Per face (``Blender.blend_face``), in the aligned square crop of the face:
   1. the original face is cut from the frame at the model's output size (at least 128 px), the size the
      mask and colour work at (cheap, and the model's output holds no finer detail anyway);
   2. a mask plugin gives the region to replace; erode (or grow) it, then blur its edge;
-  3. a colour plugin matches the new face to the old one inside the mask; a scaling plugin sharpens;
+  3. a colour plugin matches the new face to the old one inside the mask; a scaling plugin sharpens (or,
+     like ``enhance``, takes the model's face up to a larger size first: then that is the size worked at);
   4. the crop and its mask are warped back to the face's size in the frame - into the mask's bounding box
      only, so every pixel away from the face is left exactly as decoded - and alpha-blended there.
 
@@ -48,7 +49,7 @@ class Blender:
     """Merges predicted faces into frames with the chosen mask, colour and scaling plugins."""
 
     def __init__(self, settings: BlendSettings, output_size: int, centering: str = "face",
-                 learns_mask: bool = False):
+                 learns_mask: bool = False, model_dir=None, side: str = "b"):
         if settings.mask == "predicted" and not learns_mask:
             raise FaceswapError("mask 'predicted' needs a model that learns a mask, and this one does not: "
                                 "choose -M extended or components")
@@ -58,11 +59,17 @@ class Blender:
         self.mask_fn = registry.get("convert.mask", settings.mask)
         self.color_fn = registry.get("convert.color", settings.color)
         self.scale_fn = registry.get("convert.scaling", settings.scaling)
+        if isinstance(self.scale_fn, type):       # a scaling plugin that needs the model folder (-S enhance)
+            if model_dir is None:
+                raise FaceswapError(f"scaling '{settings.scaling}' needs the model folder, and none was given")
+            self.scale_fn = self.scale_fn(model_dir, side)
+        self.upscaler = self.scale_fn if getattr(self.scale_fn, "upscales", False) else None
 
     def work_size(self, matrix: np.ndarray | None = None) -> int:
         """Crop side the mask and colour work at: the model's output size, at least MASK_SIZE. The result is
         scaled to the face's real size only by the final warp into the frame, which costs one pass."""
-        return max(self.output_size, MASK_SIZE)
+        size = self.upscaler.output_size(self.output_size) if self.upscaler else self.output_size
+        return max(size, MASK_SIZE)
 
     def prepare_mask(self, mask: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(hard, soft) masks at ``size``: the plugin's mask eroded/grown, then (soft) with its edge blurred.
@@ -94,6 +101,8 @@ class Blender:
         old = cv2.warpAffine(frame, mat, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         old = old.astype(np.float32) * (1.0 / 255.0)
         new = np.asarray(new_face, np.float32)
+        if self.upscaler:
+            new = self.upscaler(new)
         if new.shape[0] != size:
             grow = size > new.shape[0]
             new = cv2.resize(new, (size, size), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA)
@@ -101,7 +110,8 @@ class Blender:
         stored = {"face": face, "matrix": mat} if getattr(self.mask_fn, "uses_face", False) else {}  # -M learned
         hard, soft = self.prepare_mask(self.mask_fn(landmarks, size, predicted_mask, **stored))
         new = self.color_fn(new, old, hard)
-        new = self.scale_fn(new)
+        if not self.upscaler:
+            new = self.scale_fn(new)
         paste(frame, new, soft, mat)
 
     def label(self, frame: np.ndarray) -> np.ndarray:

@@ -48,6 +48,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-floors", action="store_true", help="skip the originals' floors")
     parser.add_argument("--label", default="", help="a name for this run in the results")
     parser.add_argument("--keep-videos", action="store_true", help="keep the swapped videos of every checkpoint")
+    parser.add_argument("--enhance", metavar="TIME",
+                        help="at each checkpoint also train each side's face enhancer for TIME more (see tools.py "
+                             "enhance) and measure both directions with -S enhance as well")
 
 
 def params_from(args):
@@ -59,7 +62,8 @@ def params_from(args):
         option=list(args.option), learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
         warmup=args.warmup, from_model=args.from_model, freeze=list(args.freeze), frames=args.frames,
         eval_every=args.eval_every, distractors=args.distractors, detector=args.detector,
-        floors=not args.no_floors, label=args.label, keep_videos=args.keep_videos)
+        floors=not args.no_floors, label=args.label, keep_videos=args.keep_videos,
+        enhance=args.enhance)
 
 
 def run(args) -> int:

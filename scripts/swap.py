@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time", metavar="DURATION",
                         help="train for at most this long in this call, then convert (e.g. 30m, 1h30m, 2h); with "
                              "-i, whichever comes first")
+    parser.add_argument("--enhance", metavar="DURATION",
+                        help="after training, train B's face enhancer for this long (e.g. 5m; a later call "
+                             "continues it) and convert with it (-S enhance): B's face drawn at its size in the "
+                             "frame, with the detail learned from B's own frames")
     parser.add_argument("-t", "--trainer", choices=registry.names("train.model"),
                         help="model plugin for a new model (default: original, or --from's own; a resumed model "
                              "keeps its own)")

@@ -91,7 +91,8 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
     report.check()
     model = load_model(params.model_dir)
     direction = "b2a" if params.swap_model else "a2b"
-    blender = Blender(blend_settings(params), model.output_size, model.centering, model.learns_mask)
+    blender = Blender(blend_settings(params), model.output_size, model.centering, model.learns_mask,
+                      params.model_dir, direction[-1])
     predictor = Predictor(model, direction, params.batch_size)
     log.info("model '%s' (%d iterations), swapping %s, mask %s, colour %s, writer %s", model.name,
              model.iterations, "B -> A" if params.swap_model else "A -> B", params.mask_type,
@@ -367,6 +368,7 @@ class FrameRenderer:
         from lib.video import Source
         self.source = source if isinstance(source, Source) else Source(source)
         self.model = load_model(model_dir)
+        self.model_dir = model_dir
         self.predictor = Predictor(self.model, "b2a" if swap_model else "a2b")
         self.faces_by_index, _ = load_faces(self.source, alignments, trust_alignments)
         if self.faces_by_index is not None and smooth > 0:
@@ -403,7 +405,8 @@ class FrameRenderer:
         key = tuple(vars(settings).items())
         blender = self._blenders.get(key)
         if blender is None:
-            blender = Blender(settings, self.model.output_size, self.model.centering, self.model.learns_mask)
+            blender = Blender(settings, self.model.output_size, self.model.centering, self.model.learns_mask,
+                              self.model_dir, self.predictor.direction[-1])
             self._blenders[key] = blender
         swapped = np.array(image, copy=True)
         for face, out, mask in zip(faces, outputs, masks):

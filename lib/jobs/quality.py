@@ -5,7 +5,9 @@ For each model variant (plugin x batch size, with the training options given) an
 5m 15m 30m 60m, counted by the model's own ``train_seconds``), and at each checkpoint converts both
 directions (A's video with B's face, B's video with A's face) and runs the evaluate job on each: identity
 retrieval and distances, pose and expression error, landmark jitter, colour flicker, background and the
-face's sharpness ratio.
+face's sharpness ratio. With ``enhance`` (a time), each side's face enhancer (lib/jobs/enhance.py) is also
+trained that much more at each checkpoint and both directions are measured again with ``-S enhance``
+(directions ``a2b+enhance`` and ``b2a+enhance``; the enhancers' own training seconds are recorded).
 
 The figures have floors: the pose estimator and the landmark tracker are noisy, more so on a soft face. So
 each original video is also evaluated against two copies of itself: a plain re-encode (what convert's
@@ -88,6 +90,7 @@ class QualityParams:
     floors: bool = True
     label: str = ""                                   # a name for this run in the results
     keep_videos: bool = False                         # keep the swapped videos of every checkpoint
+    enhance: Optional[str] = None                     # train each side's face enhancer this much more per checkpoint
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -232,6 +235,9 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
     cancel = cancel if cancel is not None else Cancel()
     seconds = checkpoint_seconds(params.checkpoints)
     pairs, distractors, variants = _pairs(params), _distractors(params), _variants(params)
+    if params.enhance:
+        from lib import duration
+        duration.parse(params.enhance, "--enhance")
     if params.eval_every < 1 or (params.frames is not None and params.frames < 3):
         raise FaceswapError("--eval-every must be at least 1 and --frames at least 3")
     out = Path(params.output)
@@ -297,9 +303,12 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
                                                             ws / "faces_b", ws / "a_alignments.json", f"{tag}_a2b")
                 point["directions"]["b2a"] = bench.evaluate(stage, clips[b], ws / "b2a.mp4", ws / "faces_b",
                                                             ws / "faces_a", ws / "b_alignments.json", f"{tag}_b2a")
+                if params.enhance:
+                    point["enhance_seconds"] = _enhanced(bench, stage, ws, clips[a], clips[b], tag, point)
                 if params.keep_videos:
-                    for direction in ("a2b", "b2a"):
-                        shutil.copyfile(ws / f"{direction}.mp4", ws / f"{direction}_{int(target)}s.mp4")
+                    for direction in ("a2b", "b2a") + (("a2b+enhance", "b2a+enhance") if params.enhance else ()):
+                        name = direction.replace("+", "_")
+                        shutil.copyfile(ws / f"{name}.mp4", ws / f"{name}_{int(target)}s.mp4")
                 entry["checkpoints"].append(point)
                 bench.results["total_seconds"] = round(time.perf_counter() - started, 1)
                 bench.save()
@@ -310,6 +319,30 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
     bench.results["total_seconds"] = round(time.perf_counter() - started, 1)
     bench.save()
     return bench.results
+
+
+def _enhanced(bench: _Run, stage: str, ws: Path, clip_a: Path, clip_b: Path, tag: str, point: dict) -> dict:
+    """Train both sides' face enhancers ``enhance`` more, convert both directions with them and evaluate.
+    Returns each enhancer's training seconds in all."""
+    from lib.jobs import convert, enhance
+    from lib.model import store
+    from lib.model.enhancer import folder
+    model, seconds = ws / "model", {}
+    for side, original, faces, alignments, swap_model in (("b", clip_a, "faces_b", "a_alignments.json", False),
+                                                          ("a", clip_b, "faces_a", "b_alignments.json", True)):
+        direction = "b2a" if swap_model else "a2b"
+        bench.say(stage, f"face enhancer of {side.upper()}: {bench.params.enhance} more")
+        enhance.run(enhance.EnhanceParams(model_dir=str(model), input=str(ws / faces), side=side,
+                                          time=bench.params.enhance), bench.forward(stage), bench.cancel)
+        seconds[side] = float(store.read_meta(folder(model, side)).get("train_seconds") or 0.0)
+        video = ws / f"{direction}_enhance.mp4"
+        convert.run(convert.ConvertParams(input=str(original), output=str(video), model_dir=str(model),
+                                          alignments=str(ws / alignments), swap_model=swap_model, no_label=True,
+                                          scaling="enhance"), bench.forward(stage), bench.cancel)
+        own, other = ("faces_a", "faces_b") if direction == "a2b" else ("faces_b", "faces_a")
+        point["directions"][f"{direction}+enhance"] = bench.evaluate(stage, original, video, ws / own, ws / other,
+                                                                     ws / alignments, f"{tag}_{direction}_enhance")
+    return seconds
 
 
 def _floors(bench: _Run, clips: dict, a: Path, b: Path, ws: Path) -> None:
@@ -386,9 +419,12 @@ def _series(results: dict):
         a, b = run_["pair"]
         names = run_["names"]
         for direction, original, text in (("a2b", a, f"{names[0]}->{names[1]}"),
-                                          ("b2a", b, f"{names[1]}->{names[0]}")):
+                                          ("b2a", b, f"{names[1]}->{names[0]}"),
+                                          ("a2b+enhance", a, f"{names[0]}->{names[1]} +enhance"),
+                                          ("b2a+enhance", b, f"{names[1]}->{names[0]} +enhance")):
             points = [(p, p["directions"][direction]) for p in run_["checkpoints"] if direction in p["directions"]]
-            yield f"{run_['variant']}: {text}", original, points
+            if points or "+" not in direction:
+                yield f"{run_['variant']}: {text}", original, points
 
 
 def table(results: dict) -> str:

@@ -9,7 +9,8 @@ input each extraction was made from. Calling again with the same workspace:
 - continues the same model up to ``iterations`` in all (a larger number trains more), then converts again.
 
 ``time`` (``30m``, ``1h30m``) bounds the training of one call: it stops at ``iterations`` or when the time
-is up, whichever comes first, and converts. A new workspace's model can continue a trained one
+is up, whichever comes first, and converts. ``enhance`` (a time) then trains B's face enhancer
+(lib/jobs/enhance.py; each call continues it) and converts with it (``-S enhance``). A new workspace's model can continue a trained one
 (``model_seed``: the same model, iterations and all) or start from one (``from_model``: the weights that fit,
 with ``freeze`` leaving parts of it untrained). Progress comes from the sub-jobs as
 stages "extract A", "extract B", "train" and "convert", each opened by a report whose message says what the
@@ -79,6 +80,7 @@ class SwapParams:
     freeze: list[str] = field(default_factory=list)   # parts of the model left untrained (e.g. encoder)
     model_seed: Optional[str] = None      # a trained model folder to start from when the workspace has none
     preview_interval: int = 0             # training: also write <workspace>/model/preview.png every N steps
+    enhance: Optional[str] = None         # train B's face enhancer this long after the model ("5m"), convert with it
 
 
 class SwapControl(TrainControl):
@@ -179,16 +181,18 @@ def _check(params: SwapParams):
         value = getattr(params, name)
         if not isinstance(value, int) or value < 1:
             raise FaceswapError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+    from lib import duration
     if params.time is not None:
-        from lib import duration
         duration.parse(params.time)
+    if params.enhance is not None:
+        duration.parse(params.enhance, "--enhance")
     for seed in (params.model_seed, params.from_model):
         if seed:
             from lib.model import store
             store.read_meta(seed)              # not a model, or a broken one: one clear line, before any work
     convert_params = convert.ConvertParams(input=str(a), output=str(params.output), model_dir="",
                                            color_adjustment=params.color_adjustment, mask_type=params.mask_type,
-                                           no_label=params.no_label)
+                                           no_label=params.no_label, scaling="enhance" if params.enhance else "none")
     convert.check_output(convert_params, convert.choose_writer(convert_params))
     return convert_params
 
@@ -273,6 +277,14 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
             **({"learning_rate": params.learning_rate} if params.learning_rate else {}))
         train_result = train.run(train_params, forward("train"), cancel, control)
 
+    enhance_result = None
+    if params.enhance:
+        from lib.jobs import enhance
+        say("enhance", f"train B's face enhancer for {params.enhance} (convert then draws B's face at its size)")
+        enhance_result = enhance.run(enhance.EnhanceParams(model_dir=str(ws.model), input=str(ws.faces["b"]),
+                                                           side="b", time=params.enhance),
+                                     forward("enhance"), cancel)
+
     say("convert", f"convert {params.input_a} -> {params.output}")
     # trust_alignments: the workspace fingerprinted A's content, so a renamed A keeps its (still right) alignments
     convert_result = convert.run(dataclasses.replace(convert_params, model_dir=str(ws.model), trust_alignments=True,
@@ -280,7 +292,7 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
     return {"workspace": str(root), "output": str(params.output), "iterations": store.read_meta(ws.model)["iterations"],
             "trained": train_result["done"] if train_result else 0, "extracted": extracted,
             "faces_a": str(ws.faces["a"]), "faces_b": str(ws.faces["b"]), "alignments_a": str(ws.alignments["a"]),
-            "model_dir": str(ws.model), "train": train_result, "convert": convert_result,
+            "model_dir": str(ws.model), "train": train_result, "enhance": enhance_result, "convert": convert_result,
             "seconds": round(time.perf_counter() - start, 1)}
 
 
