@@ -106,3 +106,18 @@ def test_convert_without_an_enhancer_and_enhance_on_a_wrong_folder_are_one_error
     assert_clean_failure(proc, "model folder not found")
     proc = run_cli("tools.py", "enhance", "-m", swap_model, "-i", tmp_path, check=False)
     assert_clean_failure(proc, "face PNG")
+
+
+def test_the_cli_options_are_the_job_fields_with_the_same_defaults():
+    import argparse
+    import dataclasses
+
+    from lib.jobs import params_from_args
+    from scripts.tools import enhance as cli
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    args = parser.parse_args(["-m", "model", "-i", "faces"])
+    fields = {f.name for f in dataclasses.fields(enhance_job.EnhanceParams)}
+    assert {action.dest for action in parser._actions} - {"help"} == fields
+    assert params_from_args(enhance_job.EnhanceParams, args) == enhance_job.EnhanceParams(model_dir="model",
+                                                                                          input="faces")

@@ -15,7 +15,7 @@ from __future__ import annotations
 def add_arguments(parser) -> None:
     from lib.cli import positive_int
     parser.add_argument("-m", "--model-dir", required=True, metavar="DIR", help="the swap model's folder")
-    parser.add_argument("-i", "--input", required=True, metavar="FACES",
+    parser.add_argument("-i", "--input", required=True, metavar="FOLDER",
                         help="faces of the person whose face the enhancer sharpens (extract's faces folder)")
     parser.add_argument("-s", "--side", choices=("a", "b"), default="b",
                         help="which side's faces these are (default b: the face convert puts in)")
