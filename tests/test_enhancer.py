@@ -121,3 +121,15 @@ def test_the_cli_options_are_the_job_fields_with_the_same_defaults():
     assert {action.dest for action in parser._actions} - {"help"} == fields
     assert params_from_args(enhance_job.EnhanceParams, args) == enhance_job.EnhanceParams(model_dir="model",
                                                                                           input="faces")
+
+
+def test_training_batches_are_float32_pairs_of_the_right_sizes():
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
+    rebuilt = rng.random((5, 32, 32, 3)).astype(np.float32)
+    for pairs in (enh.Pairs(faces), enh.Pairs(faces, rebuilt)):
+        for _ in range(6):          # flips, colour shifts and degradations are drawn at random
+            small, big = pairs.batch(4, 3, rng)
+            assert small.shape == (4, 32, 32, 3) and big.shape == (4, 96, 96, 3)
+            assert small.dtype == big.dtype == np.float32
+            assert 0 <= small.min() and small.max() <= 1 and 0 <= big.min() and big.max() <= 1

@@ -13,7 +13,7 @@ weights), this net learns to turn a small soft face back into the sharp one. Its
 Because it only ever sees this one person, it adds their detail and cannot pull the face toward anyone else.
 
 The net works at the small size (cheap) and ends in a sub-pixel shuffle: ``scale``x the input's side, plus
-a bilinear copy of the input (it learns only the missing detail). One enhancer per side lives in the swap
+a bilinear copy of the input (it learns only the missing detail, in light and shade, not colour). One enhancer per side lives in the swap
 model's folder (``<model>/enhancer_b`` sharpens faces drawn by B's decoder), saved like every model
 (lib/model/store.py, plugin ``face-enhancer``: no pickle, loading runs no code).
 """
@@ -48,22 +48,24 @@ def choose_scale(face_side_px: float, output_size: int) -> int:
 
 
 def build(scale: int = 4, width: int = 32, depth: int = 6):
-    """The net: ``depth`` 3x3 convolutions of ``width`` channels at the input's size, the last giving
-    3*scale^2 channels shuffled into a face ``scale``x larger, added to the bilinear upscale of the input."""
+    """The net: ``depth`` 3x3 convolutions of ``width`` channels at the input's size, the last giving scale^2
+    channels shuffled into one detail plane ``scale``x larger. The detail is added to all three colours of the
+    bilinear upscale of the input: the enhancer adds light and shade (edges, texture), never colour, so a
+    face unlike the ones it learned from cannot come out with colour blotches."""
     import keras
     import tensorflow as tf
     from keras import layers
 
     class Shuffle(layers.Layer):
-        """Depth to space: (h, w, 3*s*s) -> (h*s, w*s, 3)."""
+        """Depth to space, one plane: (h, w, s*s) -> (h*s, w*s, 1), then the same detail for B, G and R."""
         def call(self, x):
-            return tf.nn.depth_to_space(x, scale)
+            return tf.tile(tf.nn.depth_to_space(x, scale), [1, 1, 1, 3])
 
     inputs = keras.Input((None, None, 3), name="small_face")
     x = inputs
     for _ in range(depth - 1):
         x = layers.Conv2D(width, 3, padding="same", activation="relu", kernel_initializer="he_uniform")(x)
-    x = layers.Conv2D(3 * scale * scale, 3, padding="same", kernel_initializer="zeros")(x)
+    x = layers.Conv2D(scale * scale, 3, padding="same", kernel_initializer="zeros")(x)
     detail = Shuffle(dtype="float32")(layers.Activation("linear", dtype="float32")(x))
     base = layers.UpSampling2D(scale, interpolation="bilinear", dtype="float32")(inputs)
     out = layers.Add(dtype="float32", name="face")([base, detail])
@@ -109,6 +111,10 @@ class Pairs:
             high = face.astype(np.float32) * (1.0 / 255.0)
             if rng.random() < 0.5:
                 low, high = low[:, ::-1], high[:, ::-1]
+            if rng.random() < 0.5:        # the swapped face has the other video's light: the same shift on both
+                gain = rng.uniform(0.75, 1.25, 3).astype(np.float32)
+                shift = rng.uniform(-0.1, 0.1, 3).astype(np.float32)
+                low, high = np.clip(low * gain + shift, 0, 1), np.clip(high * gain + shift, 0, 1)
             small.append(low)
             big.append(high)
         return np.ascontiguousarray(np.stack(small)), np.ascontiguousarray(np.stack(big))
