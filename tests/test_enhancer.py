@@ -133,3 +133,27 @@ def test_training_batches_are_float32_pairs_of_the_right_sizes():
             assert small.shape == (4, 32, 32, 3) and big.shape == (4, 96, 96, 3)
             assert small.dtype == big.dtype == np.float32
             assert 0 <= small.min() and small.max() <= 1 and 0 <= big.min() and big.max() <= 1
+
+
+@pytest.mark.slow
+def test_swap_with_enhance_trains_bs_enhancer_after_the_model_and_converts_with_it(tmp_path):
+    from conftest import shared
+
+    from lib.jobs import swap as swap_job
+    from lib.model.trainer import Schedule
+    from lib.video import probe, run_ffmpeg
+    clips = {}
+    for name, rel in (("a", AOC), ("b", HILL)):
+        clips[name] = tmp_path / f"{name}.mp4"
+        run_ffmpeg(["-i", shared(rel), "-frames:v", 30, "-c:v", "libx264", "-preset", "ultrafast", "-an",
+                    clips[name]], "trimming a test clip")
+    out = tmp_path / "swapped.mp4"
+    result = swap_job.run(swap_job.SwapParams(input_a=str(clips["a"]), input_b=str(clips["b"]), output=str(out),
+                                              iterations=2, batch_size=2, option=["width=0.125", "dense=64"],
+                                              enhance="3s", workspace=str(tmp_path / "ws")))
+    assert probe(out).frame_count == 30 and result["enhance"]["steps"] > 0
+    assert store.exists(enh.folder(result["model_dir"], "b")) and not store.exists(enh.folder(result["model_dir"], "a"))
+    # swap's own defaults for a new model: lightweight, 2e-4, warmed up over 100 steps
+    meta = store.read_meta(result["model_dir"])
+    assert meta["plugin"] == swap_job.MODEL == "lightweight" and meta["warmup"] == swap_job.WARMUP == 100
+    assert result["train"]["learning_rate"] == pytest.approx(Schedule(2e-4, "flat", 100)(1), rel=1e-5)

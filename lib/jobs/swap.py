@@ -38,6 +38,14 @@ from lib.jobs.train import TrainControl
 
 log = logging.getLogger(__name__)
 
+# swap's own training defaults, chosen with the quality benchmark on a 2-core CPU (tools.py bench --quality,
+# USAGE.md): the lightweight model at 4x train's learning rate, warmed up over 100 steps, makes 3x the steps
+# of the original model per minute and at 15 minutes has the pose error and about the identity distance the
+# original at train's defaults has at 30.
+MODEL = "lightweight"
+LEARNING_RATE = 2e-4
+WARMUP = 100
+
 STATE = "state.json"
 STATE_VERSION = 2
 STAGES = {"extract_a": "extract A", "extract_b": "extract B"}
@@ -63,10 +71,10 @@ class SwapParams:
     input_b: str
     output: str
     iterations: int = 5000
-    trainer: Optional[str] = None         # a new model's plugin (None: original, or --from's own)
+    trainer: Optional[str] = None         # a new model's plugin (None: MODEL, or --from's own)
     option: list[str] = field(default_factory=list)
     batch_size: int = 16
-    learning_rate: Optional[float] = None
+    learning_rate: Optional[float] = None  # None: LEARNING_RATE
     workspace: Optional[str] = None
     every_n: int = 1
     save_interval: int = 250
@@ -75,7 +83,7 @@ class SwapParams:
     mask_type: str = "extended"
     time: Optional[str] = None            # training time of this call ("30m", "1h30m"); with -i, whichever first
     lr_schedule: Optional[str] = None     # train's --lr-schedule (None: the model's own, new: flat)
-    warmup: Optional[int] = None          # train's --warmup
+    warmup: Optional[int] = None          # train's --warmup (None: WARMUP for a new model, else the model's own)
     from_model: Optional[str] = None      # a new model starts from this trained model's weights that fit
     freeze: list[str] = field(default_factory=list)   # parts of the model left untrained (e.g. encoder)
     model_seed: Optional[str] = None      # a trained model folder to start from when the workspace has none
@@ -271,10 +279,12 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
         train_params = train.TrainParams(
             input_A=ws.faces["a"], input_B=ws.faces["b"], model_dir=ws.model, iterations=todo,
             batch_size=params.batch_size, save_interval=min(params.save_interval, todo),
-            trainer=params.trainer if new else None, option=list(params.option) if new else [],
+            trainer=(params.trainer or (None if params.from_model else MODEL)) if new else None,
+            option=list(params.option) if new else [],
             preview_interval=params.preview_interval, time=params.time, lr_schedule=params.lr_schedule,
-            warmup=params.warmup, from_model=params.from_model if new else None, freeze=list(params.freeze),
-            **({"learning_rate": params.learning_rate} if params.learning_rate else {}))
+            warmup=params.warmup if params.warmup is not None or not new else WARMUP,
+            from_model=params.from_model if new else None, freeze=list(params.freeze),
+            learning_rate=params.learning_rate or LEARNING_RATE)
         train_result = train.run(train_params, forward("train"), cancel, control)
 
     enhance_result = None
