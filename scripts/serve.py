@@ -31,8 +31,9 @@ def add_arguments(parser) -> None:
     work = parser.add_argument_group("what each call does")
     work.add_argument("--iterations", type=positive_int, default=3000,
                       help="iterations each call trains (default: 3000; also the most a call may ask for)")
-    work.add_argument("--trainer", default="original", choices=registry.names("train.model"),
-                      help="model plugin for new uids (default: original)")
+    work.add_argument("--trainer", default="lightweight", choices=registry.names("train.model"),
+                      help="model plugin for new uids (default: lightweight, swap's default: the fastest to a "
+                           "good swap on a CPU)")
     work.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE",
                       help="model setting for new uids, e.g. -O width=0.5 (see train)")
     work.add_argument("--batch-size", type=positive_int, default=16, help="training batch size (default: 16)")

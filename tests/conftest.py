@@ -22,6 +22,14 @@ def shared(*parts) -> Path:
     return path
 
 
+def clip(rel: str, out: Path, frames: int = 30) -> Path:
+    """The first ``frames`` frames of a shared video, without audio, re-encoded fast to ``out``."""
+    from lib.video import run_ffmpeg
+    run_ffmpeg(["-i", shared(rel), "-frames:v", frames, "-c:v", "libx264", "-preset", "ultrafast", "-an", out],
+               "trimming a test clip")
+    return out
+
+
 def run_cli(script: str, *args, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
     """Run ``python <script> args...`` from the repo root, as a user would; returns the finished process."""
     cmd = [sys.executable, str(ROOT / script), *map(str, args)]

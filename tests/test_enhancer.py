@@ -92,6 +92,14 @@ def test_enhance_trains_saves_continues_and_convert_uses_it(faces_of, swap_model
                    check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.is_file() and out.stat().st_size > 1000
+    # the tuner and tools.py preview render through FrameRenderer: the enhancer changes the face there too
+    from conftest import shared
+
+    from lib.jobs.convert import FrameRenderer
+    renderer = FrameRenderer(swap_model, shared(AOC), str(video / "alignments.json"))
+    original, enhanced = renderer.render(0, {"scaling": "enhance"})
+    plain = renderer.render(0, {"scaling": "none"})[1]
+    assert enhanced.shape == original.shape and np.abs(enhanced.astype(int) - plain).max() > 0
 
 
 @pytest.mark.slow
@@ -137,16 +145,12 @@ def test_training_batches_are_float32_pairs_of_the_right_sizes():
 
 @pytest.mark.slow
 def test_swap_with_enhance_trains_bs_enhancer_after_the_model_and_converts_with_it(tmp_path):
-    from conftest import shared
+    from conftest import clip
 
     from lib.jobs import swap as swap_job
     from lib.model.trainer import Schedule
-    from lib.video import probe, run_ffmpeg
-    clips = {}
-    for name, rel in (("a", AOC), ("b", HILL)):
-        clips[name] = tmp_path / f"{name}.mp4"
-        run_ffmpeg(["-i", shared(rel), "-frames:v", 30, "-c:v", "libx264", "-preset", "ultrafast", "-an",
-                    clips[name]], "trimming a test clip")
+    from lib.video import probe
+    clips = {name: clip(rel, tmp_path / f"{name}.mp4") for name, rel in (("a", AOC), ("b", HILL))}
     out = tmp_path / "swapped.mp4"
     result = swap_job.run(swap_job.SwapParams(input_a=str(clips["a"]), input_b=str(clips["b"]), output=str(out),
                                               iterations=2, batch_size=2, option=["width=0.125", "dense=64"],

@@ -2,7 +2,7 @@
 on many people, on real faces with a tiny model: the train and swap jobs in-process, the CLI for its errors."""
 import numpy as np
 import pytest
-from conftest import assert_clean_failure, run_cli, shared
+from conftest import assert_clean_failure, run_cli
 
 from lib.errors import FaceswapError
 from lib.jobs import swap as swap_job
@@ -138,12 +138,10 @@ def test_freezing_an_unknown_part_lists_the_parts(faces_of, tmp_path):
 
 @pytest.mark.slow
 def test_swap_trains_for_its_time_from_a_trained_model_then_converts(faces_of, tmp_path):
-    from lib.video import probe, run_ffmpeg
-    clips = {}
-    for name, rel in (("a", AOC), ("b", HILL)):
-        clips[name] = tmp_path / f"{name}.mp4"
-        run_ffmpeg(["-i", shared(rel), "-frames:v", 30, "-c:v", "libx264", "-preset", "ultrafast", "-an",
-                    clips[name]], "trimming a test clip")
+    from conftest import clip
+
+    from lib.video import probe
+    clips = {name: clip(rel, tmp_path / f"{name}.mp4") for name, rel in (("a", AOC), ("b", HILL))}
     source = tmp_path / "source"
     train_job.run(params(faces_of, source, iterations=2))
     out = tmp_path / "swapped.mp4"

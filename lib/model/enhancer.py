@@ -229,22 +229,12 @@ class Enhancer:
         """The enhancer of ``side`` kept beside the swap model in ``model_dir``; a clear error when there is none."""
         from lib.model import store
         place = folder(model_dir, side)
-        path = store.model_file(place)
-        if not path.is_file():
-            raise FaceswapError(f"no face enhancer for side {side.upper()} in {model_dir}: train one with "
-                                f"'tools.py enhance -m {model_dir} -i FACES_{side.upper()} -s {side}' (or swap "
-                                f"--enhance), or choose another -S scaling")
-        meta, weights, _ = store.read_file(path)
-        if meta.get("plugin") != PLUGIN:
-            raise FaceswapError(f"{place} holds a '{meta.get('plugin')}' model, not a face enhancer: remove it and "
-                                f"train the enhancer again")
-        settings = {key: meta["settings"].get(key, value) for key, value in DEFAULTS.items()}
+        meta, weights, settings = store.read_helper(
+            place, PLUGIN, DEFAULTS, "face enhancer",
+            f"no face enhancer for side {side.upper()} in {model_dir}: train one with 'tools.py enhance -m {model_dir} "
+            f"-i FACES_{side.upper()} -s {side}' (or swap --enhance), or choose another -S scaling")
         enhancer = cls.new(meta["input_size"], settings, side)
-        expected = [tuple(w.shape) for w in enhancer.net.get_weights()]
-        if [tuple(w.shape) for w in weights] != expected:
-            raise FaceswapError(f"face enhancer {place} does not fit its own settings {settings} (damaged?): train "
-                                f"it again")
-        enhancer.net.set_weights(weights)
+        store.set_helper_weights(enhancer.net, weights, "face enhancer", place)
         enhancer.iterations = int(meta["iterations"])
         enhancer.train_seconds = float(meta.get("train_seconds") or 0.0)
         return enhancer

@@ -181,23 +181,12 @@ class MaskModel:
 
     @classmethod
     def load(cls, model_dir) -> "MaskModel":
-        from pathlib import Path
-
         from lib.model import store
-        path = store.model_file(model_dir)
-        if not path.is_file():
-            raise FaceswapError(f"no learned mask model in {model_dir}: train one with 'tools.py mask -f FACES "
-                                f"--train --mask-model {model_dir}'")
-        meta, weights, _ = store.read_file(path)
-        if meta.get("plugin") != PLUGIN:
-            raise FaceswapError(f"{model_dir} holds a '{meta.get('plugin')}' face model, not a learned mask: pass the "
-                                f"folder given to 'tools.py mask --train --mask-model'")
-        settings = {key: meta["settings"].get(key, value) for key, value in DEFAULTS.items()}
+        meta, weights, settings = store.read_helper(
+            model_dir, PLUGIN, DEFAULTS, "learned mask",
+            f"no learned mask model in {model_dir}: train one with 'tools.py mask -f FACES --train --mask-model "
+            f"{model_dir}'")
         model = cls.new(settings, meta.get("centering", "face"))
-        expected = [tuple(w.shape) for w in model.net.get_weights()]
-        if [tuple(w.shape) for w in weights] != expected:
-            raise FaceswapError(f"learned mask model {Path(model_dir)} does not fit its own settings {settings} "
-                                f"(damaged?): train it again")
-        model.net.set_weights(weights)
+        store.set_helper_weights(model.net, weights, "learned mask model", model_dir)
         model.iterations = int(meta["iterations"])
         return model

@@ -296,6 +296,26 @@ def read_meta(model_dir) -> dict:
     return _read(_check_dir(Path(model_dir)), arrays=False)[0]
 
 
+def read_helper(model_dir, plugin: str, defaults: dict, what: str, missing: str) -> tuple[dict, list, dict]:
+    """Meta, weights and settings (``defaults`` overlaid by the file's) of a helper net's folder (the learned
+    mask, a face enhancer): ``missing`` is the error when there is none; another plugin's model is refused."""
+    path = model_file(model_dir)
+    if not path.is_file():
+        raise FaceswapError(missing)
+    meta, weights, _ = read_file(path)
+    if meta.get("plugin") != plugin:
+        raise FaceswapError(f"{model_dir} holds a '{meta.get('plugin')}' model, not a {what}: train the {what} "
+                            f"again (into a folder of its own)")
+    return meta, weights, {key: meta["settings"].get(key, value) for key, value in defaults.items()}
+
+
+def set_helper_weights(net, weights: list, what: str, model_dir) -> None:
+    """Load a helper net's saved weights into the net its settings build; a clear error when they do not fit."""
+    if [tuple(w.shape) for w in weights] != [tuple(w.shape) for w in net.get_weights()]:
+        raise FaceswapError(f"{what} {model_dir} does not fit its own settings (damaged?): train it again")
+    net.set_weights(weights)
+
+
 @dataclass
 class TrainedModel:
     """A saved model rebuilt and ready: what convert, tools and resumed training use."""

@@ -19,7 +19,7 @@ class ServiceSettings:
     workers: int = 1                      # workers inside serve (0: only separate `worker` processes run jobs)
     # what each call does
     iterations: int = 3000                # more iterations per call (also the most a call may ask for)
-    trainer: str = "original"             # model for new uids
+    trainer: str = "lightweight"          # model for new uids (swap's measured default)
     option: list[str] = field(default_factory=list)   # KEY=VALUE model settings for new uids
     batch_size: int = 16
     save_interval: int = 250              # the model is saved this often: a job put back resumes from there
