@@ -62,20 +62,21 @@ def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cance
     if not params.fresh and store.exists(enh.folder(params.model_dir, side)):
         existing = enh.Enhancer.load(params.model_dir, side)
         if existing.input_size != out_size:
-            raise FaceswapError(f"the face enhancer in {enh.folder(params.model_dir, side)} was made for {existing.input_size}"
-                                f" px faces but the model draws {out_size} px: train a new one with --fresh")
+            raise FaceswapError(f"the face enhancer in {enh.folder(params.model_dir, side)} was made for "
+                                f"{existing.input_size} px faces but the model draws {out_size} px: train a new one "
+                                f"with --fresh")
     scale = existing.scale if existing else (params.scale or _auto_scale(files, out_size))
     if scale not in enh.SCALES:
         raise FaceswapError(f"--scale must be one of {', '.join(map(str, enh.SCALES))}, not {scale}")
     size = out_size * scale
 
     report("enhance", 0, None, message=f"reading {len(files)} faces of {side.upper()} at {size} px")
-    picked = _spread(files, MAX_FACES)
-    faces = load_faces(params.input, side.upper(), size, size, float(meta.get("coverage", 1.0)), min_faces=10)
+    faces = load_faces(params.input, side.upper(), size, size, float(meta.get("coverage", 1.0)), min_faces=10,
+                       files=[files[i] for i in _spread(files, MAX_FACES)])
     if faces.centering != centering:
         raise FaceswapError(f"faces in {params.input} are cut at '{faces.centering}' centering but the model draws "
                             f"'{centering}' faces: pass the faces this model was trained on")
-    images = faces.images[picked] if len(picked) < len(faces.images) else faces.images
+    images = faces.images
     report.check()
 
     report("enhance", 0, None, message="the swap model rebuilds each face (the enhancer's inputs)")

@@ -328,19 +328,18 @@ def _enhanced(bench: _Run, stage: str, ws: Path, clip_a: Path, clip_b: Path, tag
     from lib.model import store
     from lib.model.enhancer import folder
     model, seconds = ws / "model", {}
-    for side, original, faces, alignments, swap_model in (("b", clip_a, "faces_b", "a_alignments.json", False),
-                                                          ("a", clip_b, "faces_a", "b_alignments.json", True)):
-        direction = "b2a" if swap_model else "a2b"
+    for side, direction, original, alignments in (("b", "a2b", clip_a, "a_alignments.json"),
+                                                  ("a", "b2a", clip_b, "b_alignments.json")):
+        faces, own = ws / f"faces_{side}", ws / f"faces_{direction[0]}"    # the enhancer's person; the original's
         bench.say(stage, f"face enhancer of {side.upper()}: {bench.params.enhance} more")
-        enhance.run(enhance.EnhanceParams(model_dir=str(model), input=str(ws / faces), side=side,
+        enhance.run(enhance.EnhanceParams(model_dir=str(model), input=str(faces), side=side,
                                           time=bench.params.enhance), bench.forward(stage), bench.cancel)
         seconds[side] = float(store.read_meta(folder(model, side)).get("train_seconds") or 0.0)
         video = ws / f"{direction}_enhance.mp4"
         convert.run(convert.ConvertParams(input=str(original), output=str(video), model_dir=str(model),
-                                          alignments=str(ws / alignments), swap_model=swap_model, no_label=True,
-                                          scaling="enhance"), bench.forward(stage), bench.cancel)
-        own, other = ("faces_a", "faces_b") if direction == "a2b" else ("faces_b", "faces_a")
-        point["directions"][f"{direction}+enhance"] = bench.evaluate(stage, original, video, ws / own, ws / other,
+                                          alignments=str(ws / alignments), swap_model=direction == "b2a",
+                                          no_label=True, scaling="enhance"), bench.forward(stage), bench.cancel)
+        point["directions"][f"{direction}+enhance"] = bench.evaluate(stage, original, video, own, faces,
                                                                      ws / alignments, f"{tag}_{direction}_enhance")
     return seconds
 

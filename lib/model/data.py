@@ -74,11 +74,12 @@ def check_folder(folder, side: str, min_faces: int = MIN_FACES) -> list[Path]:
 
 
 def load_faces(folder, side: str, input_size: int, output_size: int, coverage: float = COVERAGE,
-               min_faces: int = MIN_FACES) -> FaceSet:
-    """Read every face PNG of ``folder``; clear errors for a missing/empty folder, plain images, wrong sizes."""
+               min_faces: int = MIN_FACES, files: list[Path] | None = None) -> FaceSet:
+    """Read every face PNG of ``folder`` (or only ``files``, already passed by :func:`check_folder`); clear
+    errors for a missing/empty folder, plain images, wrong sizes."""
     from lib.video import read_image
     folder = Path(folder)
-    files = check_folder(folder, side, min_faces)
+    files = check_folder(folder, side, min_faces) if files is None else files
     if min_faces >= MIN_FACES and len(files) < FEW_FACES:
         log.warning("side %s: only %d faces in %s; a few hundred varied faces train much better",
                     side, len(files), folder)
