@@ -37,6 +37,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--learning-rate", type=float, help="training learning rate (default: train's own)")
     parser.add_argument("--lr-schedule", metavar="SPEC", help="training learning-rate schedule (see train)")
     parser.add_argument("--warmup", type=int, metavar="N", help="learning-rate warm-up steps (see train)")
+    parser.add_argument("--loss", help="training loss, e.g. ssim:1,mae:1 (see train; default: train's own)")
     parser.add_argument("--from", dest="from_model", metavar="MODEL_DIR",
                         help="new models start from this trained model (see train --from)")
     parser.add_argument("--freeze", nargs="+", default=[], metavar="PART", help="parts left untrained (see train)")
@@ -60,7 +61,7 @@ def params_from(args):
         output=args.out, pairs=[tuple(pair) for pair in args.pairs], checkpoints=list(args.checkpoints),
         models=list(args.models or ["original"]), batch_sizes=list(args.batch_sizes or [16]),
         option=list(args.option), learning_rate=args.learning_rate, lr_schedule=args.lr_schedule,
-        warmup=args.warmup, from_model=args.from_model, freeze=list(args.freeze), frames=args.frames,
+        warmup=args.warmup, loss=args.loss, from_model=args.from_model, freeze=list(args.freeze), frames=args.frames,
         eval_every=args.eval_every, distractors=args.distractors, detector=args.detector,
         floors=not args.no_floors, label=args.label, keep_videos=args.keep_videos,
         enhance=args.enhance)

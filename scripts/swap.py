@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float,
                         help="training learning rate (default: 2e-4, 4x train's: measured to reach a good swap "
                              "sooner)")
+    parser.add_argument("--loss", default="ssim",
+                        help="training loss or weighted sum of: mae, mse, logcosh, ssim, ms-ssim, gradient; "
+                             "e.g. ssim:1,mae:0.5 (default ssim; see train)")
     parser.add_argument("--lr-schedule", metavar="SPEC",
                         help="training learning-rate schedule: flat, cosine[:STEPS[:FLOOR]] or "
                              "step:EVERY[:FACTOR[:FLOOR]] (see train; default: the model's own, flat when new)")

@@ -97,6 +97,9 @@ def test_an_earlier_run_or_a_missing_video_is_refused(tmp_path):
     proc = run_cli("tools.py", "bench", "--quality", "--out", tmp_path / "new", "--checkpoints", "5m", "1m",
                    check=False)
     assert_clean_failure(proc, "rising")
+    proc = run_cli("tools.py", "bench", "--quality", "--out", tmp_path / "new", "--loss", "sharp:1", check=False)
+    assert_clean_failure(proc, "sharp")
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.slow

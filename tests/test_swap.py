@@ -24,11 +24,12 @@ def clips(tmp_path_factory):
 def test_swap_makes_the_video_and_a_second_call_resumes_the_same_model(clips, tmp_path):
     a, b = clips
     out, ws = tmp_path / "swapped.mp4", tmp_path / "ws"
-    first = run_cli("faceswap.py", "swap", "-a", a, "-b", b, "-o", out, "-i", 3, "--workspace", ws, *TINY)
+    first = run_cli("faceswap.py", "swap", "-a", a, "-b", b, "-o", out, "-i", 3, "--workspace", ws,
+                    "--loss", "ssim:1,mae:1", *TINY)
     assert "[1/4] extract A" in first.stdout and "[4/4] convert" in first.stdout
     info = probe(out)
     assert info.frame_count == probe(a).frame_count and info.has_audio and is_tagged(read_metadata(out))
-    assert read_meta(ws / "model")["iterations"] == 3
+    assert read_meta(ws / "model")["iterations"] == 3 and read_meta(ws / "model")["loss"] == "ssim:1,mae:1"
 
     second = run_cli("faceswap.py", "swap", "-a", a, "-b", b, "-o", out, "-i", 5, "--workspace", ws, *TINY)
     assert second.stdout.count("already done") == 2                   # both extractions skipped
@@ -41,6 +42,9 @@ def test_swap_with_a_missing_input_fails_cleanly(clips, tmp_path):
     proc = run_cli("faceswap.py", "swap", "-a", clips[0], "-b", tmp_path / "nobody", "-o", tmp_path / "o.mp4",
                    check=False)
     assert_clean_failure(proc, "not found")
+    proc = run_cli("faceswap.py", "swap", "-a", clips[0], "-b", clips[1], "-o", tmp_path / "o.mp4",
+                   "--workspace", tmp_path / "ws", "--loss", "ssim:1,blur:2", check=False)
+    assert_clean_failure(proc, "blur")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -80,6 +80,7 @@ class QualityParams:
     option: list[str] = field(default_factory=list)   # -O KEY=VALUE for new models
     learning_rate: Optional[float] = None
     lr_schedule: Optional[str] = None
+    loss: Optional[str] = None                        # train's --loss (None: its default)
     warmup: Optional[int] = None
     from_model: Optional[str] = None
     freeze: list[str] = field(default_factory=list)
@@ -143,6 +144,7 @@ def _variants(params: QualityParams) -> list[dict]:
     extra = " ".join(filter(None, [" ".join(f"-O {o}" for o in params.option),
                                    f"lr {params.learning_rate:g}" if params.learning_rate else "",
                                    f"{params.lr_schedule}" if params.lr_schedule else "",
+                                   f"loss {params.loss}" if params.loss else "",
                                    f"warmup {params.warmup}" if params.warmup else "",
                                    f"from {Path(params.from_model).name}" if params.from_model else "",
                                    f"freeze {'+'.join(params.freeze)}" if params.freeze else ""]))
@@ -238,6 +240,9 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
     if params.enhance:
         from lib import duration
         duration.parse(params.enhance, "--enhance")
+    if params.loss:
+        from lib.model import losses
+        losses.parse(params.loss)
     if params.eval_every < 1 or (params.frames is not None and params.frames < 3):
         raise FaceswapError("--eval-every must be at least 1 and --frames at least 3")
     out = Path(params.output)
@@ -289,7 +294,8 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
                     iterations=UNTRAINED if train else int(meta["iterations"]), time=f"{left:.1f}" if train else None,
                     trainer=variant["trainer"], option=list(params.option), batch_size=variant["batch_size"],
                     learning_rate=params.learning_rate, lr_schedule=params.lr_schedule, warmup=params.warmup,
-                    from_model=params.from_model, freeze=list(params.freeze), workspace=str(ws), no_label=True),
+                    loss=params.loss or swap.SwapParams.loss, from_model=params.from_model,
+                    freeze=list(params.freeze), workspace=str(ws), no_label=True),
                     bench.forward(stage), cancel)
                 bench.say(stage, "converting B's video with A's face")
                 convert.run(convert.ConvertParams(input=str(clips[b]), output=str(ws / "b2a.mp4"),

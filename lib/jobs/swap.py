@@ -75,6 +75,7 @@ class SwapParams:
     option: list[str] = field(default_factory=list)
     batch_size: int = 16
     learning_rate: Optional[float] = None  # None: LEARNING_RATE
+    loss: str = "ssim"                    # train's --loss (a name or a weighted sum, lib/model/losses.py)
     workspace: Optional[str] = None
     every_n: int = 1
     save_interval: int = 250
@@ -194,6 +195,8 @@ def _check(params: SwapParams):
         duration.parse(params.time)
     if params.enhance is not None:
         duration.parse(params.enhance, "--enhance")
+    from lib.model import losses
+    losses.parse(params.loss)                  # a bad --loss: one clear line before any extraction
     for seed in (params.model_seed, params.from_model):
         if seed:
             from lib.model import store
@@ -284,7 +287,7 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
             preview_interval=params.preview_interval, time=params.time, lr_schedule=params.lr_schedule,
             warmup=params.warmup if params.warmup is not None or not new else WARMUP,
             from_model=params.from_model if new else None, freeze=list(params.freeze),
-            learning_rate=params.learning_rate or LEARNING_RATE)
+            learning_rate=params.learning_rate or LEARNING_RATE, loss=params.loss)
         train_result = train.run(train_params, forward("train"), cancel, control)
 
     enhance_result = None
