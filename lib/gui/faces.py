@@ -38,7 +38,7 @@ def _stamp(path: Path) -> tuple:
 
 def _keys(path: Path, meta: dict) -> dict:
     """blur, yaw and size of one face (what tools.py sort orders by), computed once per file version."""
-    from scripts.tools import sort
+    from lib import sort
     stamp = _stamp(path)
     with _LOCK:
         hit = _CACHE.get(stamp)
@@ -54,7 +54,7 @@ def _keys(path: Path, meta: dict) -> dict:
 
 def _identity(path: Path, meta: dict) -> np.ndarray:
     """The face's 128-d embedding: the one extract stored, else computed from the crop (as sort does)."""
-    from scripts.tools import sort
+    from lib import sort
     stamp = ("identity",) + _stamp(path)
     with _LOCK:
         hit = _CACHE.get(stamp)
