@@ -16,8 +16,9 @@ TINY = {"width": 0.125, "dense": 64}
 SETTINGS = {
     "dfl-sae": {"size": 64, "ae_dims": 64, "e_dims": 8, "d_dims": 8},
     "dfl-sae-liae": {"size": 64, "ae_dims": 32, "e_dims": 8, "d_dims": 8, "variant": "liae"},
+    "lightweight-128": {**TINY, "output_size": 128},
 }
-CASES = registry.names("train.model") + ["dfl-sae-liae"]
+CASES = registry.names("train.model") + ["dfl-sae-liae", "lightweight-128"]
 
 
 def batches(faces, network, seed):
@@ -31,7 +32,7 @@ def batches(faces, network, seed):
 
 @pytest.mark.parametrize("case", CASES)
 def test_plugin_trains_saves_reloads_and_continues_with_same_loss(case, faces_of, tmp_path):
-    plugin = case.replace("-liae", "")
+    plugin = case.replace("-liae", "").replace("-128", "")
     policy = default_precision()
     network = build_network(plugin, SETTINGS.get(case, TINY), policy)
     sizes = dict(input_size=network.input_size, output_size=network.output_size)
@@ -61,6 +62,7 @@ def test_plugin_trains_saves_reloads_and_continues_with_same_loss(case, faces_of
     faces_in = eval_batch[0][0].astype(np.float32) / 255
     swapped, masks = model.predict(faces_in, "a2b", batch_size=1)
     assert swapped.shape == (2, model.output_size, model.output_size, 3) and swapped.dtype == np.float32
+    assert model.output_size == SETTINGS.get(case, {}).get("output_size", network.output_size)
     assert 0 <= swapped.min() and swapped.max() <= 1
     assert (masks is not None) == model.learns_mask
     if masks is not None:
@@ -76,6 +78,16 @@ def test_loading_a_model_into_another_plugin_is_a_clear_error(tmp_path):
     store.save(tmp_path, meta, [w.numpy() for w in network.weights])
     with pytest.raises(Exception, match="trained with 'lightweight', not 'original'"):
         store.load_model(tmp_path, "original")
+
+
+def test_lightweight_output_size_is_64_or_128_and_an_older_model_loads_as_64(tmp_path):
+    with pytest.raises(Exception, match="output_size=96 must be 64 or 128"):
+        build_network("lightweight", {**TINY, "output_size": 96})
+    network = build_network("lightweight", TINY, "float32")
+    old = {k: v for k, v in network.settings.items() if k != "output_size"}      # saved before the setting
+    store.save(tmp_path, {"plugin": "lightweight", "settings": old, "iterations": 1, "input_size": 64,
+                          "output_size": 64}, [w.numpy() for w in network.weights])
+    assert store.load_model(tmp_path, "lightweight").output_size == 64
 
 
 def test_mixed_float16_training_uses_loss_scaling_and_restores_its_state(tmp_path):
