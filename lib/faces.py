@@ -114,6 +114,21 @@ def face_size_px(matrix: np.ndarray) -> float:
     return 1.0 / _scale_of(matrix)
 
 
+def median_crop_side(paths, sample: int = 200) -> float:
+    """Median side, in frame pixels, of the crops these face PNGs were cut from (up to ``sample`` of them,
+    evenly spaced): how big a model's output is drawn when it is pasted back."""
+    paths = list(paths)
+    sides = []
+    for path in paths[:: max(1, len(paths) // sample)]:
+        meta = read_face_meta(path)
+        if not meta or "matrix" not in meta:
+            continue
+        scale = _scale_of(crop_matrix(np.asarray(meta["matrix"], np.float64), 1, meta.get("centering", "face")))
+        if np.isfinite(scale) and scale > 0:
+            sides.append(1.0 / scale)
+    return float(np.median(sides)) if sides else 0.0
+
+
 # ---------------------------------------------------------------------------------------------- face PNGs
 def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)

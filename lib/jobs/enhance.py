@@ -120,15 +120,10 @@ def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cance
 def _auto_scale(files, output_size: int) -> int:
     """The factor that brings the model's output to the median size of these faces in their frames, no larger
     than the face PNGs themselves hold."""
-    from lib.faces import crop_matrix, read_face_meta
+    from lib.faces import median_crop_side, read_face_meta
     from lib.model import enhancer as enh
-    sides, stored = [], []
-    for path in files[:: max(1, len(files) // 200)]:
-        meta = read_face_meta(path)
-        mat = crop_matrix(np.asarray(meta["matrix"], np.float64), 1, meta.get("centering", "face"))
-        sides.append(1.0 / max(1e-9, float(np.sqrt(abs(np.linalg.det(mat[:, :2]))))))
-        stored.append(int(meta.get("size") or 0) or None)
-    wanted = float(np.median(sides))
+    wanted = median_crop_side(files)
+    stored = [int(read_face_meta(path).get("size") or 0) or None for path in files[:: max(1, len(files) // 200)]]
     scale = enh.choose_scale(wanted, output_size)
     limit = min((s for s in stored if s), default=None)
     while limit and scale > min(enh.SCALES) and output_size * scale > limit * 1.34:
