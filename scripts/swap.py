@@ -33,8 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "frame, with the detail learned from B's own frames")
     parser.add_argument("-t", "--trainer", choices=registry.names("train.model"),
                         help="model plugin for a new model (default: lightweight, the fastest to a good swap on a "
-                             "CPU, with 128 px output where A's faces are drawn at 192 px or more; or --from's "
-                             "own; a resumed model keeps its own)")
+                             "CPU; or --from's own; a resumed model keeps its own)")
     parser.add_argument("-O", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="model setting for a new model, e.g. -O width=0.5 (see train)")
     parser.add_argument("--batch-size", type=int, default=16, help="training faces per side per step (default: 16)")

@@ -157,8 +157,7 @@ def test_swap_with_enhance_trains_bs_enhancer_after_the_model_and_converts_with_
                                               enhance="3s", workspace=str(tmp_path / "ws")))
     assert probe(out).frame_count == 30 and result["enhance"]["steps"] > 0
     assert store.exists(enh.folder(result["model_dir"], "b")) and not store.exists(enh.folder(result["model_dir"], "a"))
-    # swap's own defaults for a new model: lightweight, 2e-4, warmed up over 100 steps, 128 px out for big faces
+    # swap's own defaults for a new model: lightweight, 2e-4, warmed up over 100 steps
     meta = store.read_meta(result["model_dir"])
     assert meta["plugin"] == swap_job.MODEL == "lightweight" and meta["warmup"] == swap_job.WARMUP == 100
-    assert meta["output_size"] == meta["settings"]["output_size"] == 128
     assert result["train"]["learning_rate"] == pytest.approx(Schedule(2e-4, "flat", 100)(1), rel=1e-5)

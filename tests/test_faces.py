@@ -102,3 +102,11 @@ def test_plain_and_corrupt_pngs_are_told_apart(tmp_path):
     bad.write_bytes(bytes(data))
     with pytest.raises(FaceswapError, match="corrupt"):
         read_face_meta(bad)
+
+
+def test_median_crop_side_is_the_size_a_face_is_drawn_at_in_its_frames(faces_of):
+    from lib.faces import median_crop_side
+    big = median_crop_side(sorted(faces_of("alexandria_ocasio_cortez/video_aoc_hdtf_WDA_000.mp4", 4).glob("*.png")))
+    small = median_crop_side(sorted(faces_of("jamie_oliver/video_oliver_voxceleb_00086.mp4", 4).glob("*.png")))
+    assert 300 < big < 450 and 120 < small < 200          # 512x512 and 224x224 talking heads
+    assert median_crop_side([]) == 0.0

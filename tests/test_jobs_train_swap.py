@@ -17,17 +17,7 @@ from lib.video import probe, run_ffmpeg
 
 AOC = "alexandria_ocasio_cortez/video_aoc_hdtf_WDA_000.mp4"
 HILL = "katie_hill/video_katiehill_hdtf_WDA_000.mp4"
-JAMIE = "jamie_oliver/video_oliver_voxceleb_00086.mp4"       # 224x224: a small face in its frame
 TINY = dict(trainer="lightweight", option=["width=0.125", "dense=64"], batch_size=2)
-
-
-def test_swaps_default_model_outputs_128_px_only_where_the_face_is_drawn_big(faces_of):
-    from lib.faces import median_crop_side
-    big, small = faces_of(AOC, 4), faces_of(JAMIE, 4)
-    assert median_crop_side(sorted(big.glob("*.png"))) > 300 > swap_job.BIG_FACE
-    assert median_crop_side(sorted(small.glob("*.png"))) < swap_job.BIG_FACE
-    assert swap_job._output_size(big) == ["output_size=128"]
-    assert swap_job._output_size(small) == []
 
 
 def tiny_train(faces_of, model, **kw):

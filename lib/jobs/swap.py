@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 MODEL = "lightweight"
 LEARNING_RATE = 2e-4
 WARMUP = 100
-# A new default model outputs 128 px when A's faces are drawn this big or bigger in their frames (crop side in
-# frame pixels, median), where a 64 px face would be enlarged 3x or more. Measured on 512x512 clips (crops of
-# ~360 px): at 15 minutes the 128 px output is nearer B (0.485/0.443 against 0.510/0.490) at 20% fewer steps.
-BIG_FACE = 192
 
 STATE = "state.json"
 STATE_VERSION = 2
@@ -283,14 +279,11 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
         new = not store.exists(ws.model)
         if not new and params.option:
             log.warning("-O settings apply to a new model only; the model in %s keeps its own", ws.model)
-        chosen = new and params.trainer is None and not params.from_model and not any(
-            o.replace(" ", "").startswith("output_size=") for o in params.option)
-        option = list(params.option) + (_output_size(ws.faces["a"]) if chosen else [])
         train_params = train.TrainParams(
             input_A=ws.faces["a"], input_B=ws.faces["b"], model_dir=ws.model, iterations=todo,
             batch_size=params.batch_size, save_interval=min(params.save_interval, todo),
             trainer=(params.trainer or (None if params.from_model else MODEL)) if new else None,
-            option=option if new else [],
+            option=list(params.option) if new else [],
             preview_interval=params.preview_interval, time=params.time, lr_schedule=params.lr_schedule,
             warmup=params.warmup if params.warmup is not None or not new else WARMUP,
             from_model=params.from_model if new else None, freeze=list(params.freeze),
@@ -314,18 +307,6 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
             "faces_a": str(ws.faces["a"]), "faces_b": str(ws.faces["b"]), "alignments_a": str(ws.alignments["a"]),
             "model_dir": str(ws.model), "train": train_result, "enhance": enhance_result, "convert": convert_result,
             "seconds": round(time.perf_counter() - start, 1)}
-
-
-def _output_size(faces_a: Path) -> list[str]:
-    """["output_size=128"] when A's faces are big in their frames (see BIG_FACE), else []: the default model's
-    resolution follows the size its face is drawn at."""
-    from lib.faces import median_crop_side
-    side = median_crop_side(sorted(Path(faces_a).glob("*.png")))
-    if side < BIG_FACE:
-        return []
-    log.info("A's faces are drawn at %.0f px in their frames: the new %s model outputs 128 px "
-             "(give -t %s for its 64 px default, faster per step)", side, MODEL, MODEL)
-    return ["output_size=128"]
 
 
 def _seed(source: Path, model_dir: Path) -> None:
