@@ -114,18 +114,20 @@ def face_size_px(matrix: np.ndarray) -> float:
     return 1.0 / _scale_of(matrix)
 
 
+def crop_side_px(meta: dict | None) -> float | None:
+    """Side, in frame pixels, of the crop a face PNG (its metadata) was cut from: how big a model's output is
+    drawn when it is pasted back; None without a usable matrix."""
+    if not meta or "matrix" not in meta:
+        return None
+    scale = _scale_of(crop_matrix(np.asarray(meta["matrix"], np.float64), 1, meta.get("centering", "face")))
+    return 1.0 / scale if np.isfinite(scale) and scale > 0 else None
+
+
 def median_crop_side(paths, sample: int = 200) -> float:
-    """Median side, in frame pixels, of the crops these face PNGs were cut from (up to ``sample`` of them,
-    evenly spaced): how big a model's output is drawn when it is pasted back."""
+    """Median :func:`crop_side_px` of these face PNGs (up to ``sample`` of them, evenly spaced); 0 if none."""
     paths = list(paths)
-    sides = []
-    for path in paths[:: max(1, len(paths) // sample)]:
-        meta = read_face_meta(path)
-        if not meta or "matrix" not in meta:
-            continue
-        scale = _scale_of(crop_matrix(np.asarray(meta["matrix"], np.float64), 1, meta.get("centering", "face")))
-        if np.isfinite(scale) and scale > 0:
-            sides.append(1.0 / scale)
+    sides = [crop_side_px(read_face_meta(path)) for path in paths[:: max(1, len(paths) // sample)]]
+    sides = [side for side in sides if side is not None]
     return float(np.median(sides)) if sides else 0.0
 
 

@@ -120,10 +120,12 @@ def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cance
 def _auto_scale(files, output_size: int) -> int:
     """The factor that brings the model's output to the median size of these faces in their frames, no larger
     than the face PNGs themselves hold."""
-    from lib.faces import median_crop_side, read_face_meta
+    from lib.faces import crop_side_px, read_face_meta
     from lib.model import enhancer as enh
-    wanted = median_crop_side(files)
-    stored = [int(read_face_meta(path).get("size") or 0) or None for path in files[:: max(1, len(files) // 200)]]
+    metas = [read_face_meta(path) for path in files[:: max(1, len(files) // 200)]]     # each read once
+    sides = [side for side in map(crop_side_px, metas) if side is not None]
+    wanted = float(np.median(sides)) if sides else 0.0
+    stored = [int(meta.get("size") or 0) or None for meta in metas if meta]
     scale = enh.choose_scale(wanted, output_size)
     limit = min((s for s in stored if s), default=None)
     while limit and scale > min(enh.SCALES) and output_size * scale > limit * 1.34:
