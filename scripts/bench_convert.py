@@ -1,6 +1,6 @@
 """Benchmark convert: frames per second on a 720p video and memory, through the real convert pipeline.
 
-    python -m scripts.bench_convert [--video V.mp4] [--model-dir DIR] [--frames N] [--batch-size B]
+    python -m scripts.bench_convert [--video V.mp4] [--model-dir DIR] [--frames N] [--batch-size B] [--detail D]
 
 Without ``--video`` it uses the shared 720p Obama clip when present, else it makes a 720p moving clip of a
 sample portrait (lib.sample). Without ``--model-dir`` it builds an untrained 'original' model (speed does not
@@ -130,7 +130,7 @@ def measure(video=None, model_dir=None, frames: int | None = None, batch_size: i
         return {"what": "convert", "video": str(video), "size": f"{info.width}x{info.height}",
                 "frames": stats["frames"], "faces": stats["faces"], "seconds": round(stats["seconds"], 2),
                 "fps": round(stats["fps"], 1), "stage_busy_s": stats["busy"], "model": stats["model"],
-                "batch_size": batch_size, "writer": writer,
+                "batch_size": batch_size, "writer": writer, "detail": params.detail,
                 "rss_start_mb": round(rss_start), "rss_peak_mb": round(max(sampler.peak, rss_start)),
                 "rss_10pct_mb": round(samples[len(samples) // 10]), "rss_mid_mb": round(samples[len(samples) // 2]),
                 "rss_end_mb": round(samples[-1]),
@@ -146,11 +146,14 @@ def main(argv=None) -> int:
     parser.add_argument("--frames", type=int, help="use only the first N frames")
     parser.add_argument("-b", "--batch-size", type=int, default=16)
     parser.add_argument("-w", "--writer", default="ffmpeg")
+    parser.add_argument("--detail", type=float, help="convert's --detail (default: convert's own)")
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    result = measure(args.video, args.model_dir, args.frames, args.batch_size, args.writer)
-    print(f"convert {result['size']} {result['model']} b{result['batch_size']} {result['writer']}: "
+    options = {} if args.detail is None else {"detail": args.detail}
+    result = measure(args.video, args.model_dir, args.frames, args.batch_size, args.writer, options)
+    print(f"convert {result['size']} {result['model']} b{result['batch_size']} {result['writer']} "
+          f"detail {result['detail']}: "
           f"{result['fps']} fps ({result['frames']} frames, {result['faces']} faces in {result['seconds']} s); "
           f"RSS peak {result['rss_peak_mb']} MB (before the model loads {result['rss_start_mb']} MB; over the run "
           f"at 10% {result['rss_10pct_mb']}, 50% {result['rss_mid_mb']}, end {result['rss_end_mb']} MB); "

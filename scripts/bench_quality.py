@@ -18,6 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from lib.convert import DETAIL  # noqa: E402  (after the path is set)
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--distractors", nargs="*", metavar="DIR",
                         help="photo folders of other people for identity retrieval (default: two of "
                              "../shared/data/faces)")
+    parser.add_argument("--detail", type=float, default=DETAIL, metavar="BAND",
+                        help=f"convert's --detail (default: {DETAIL}; 0 measures the model's own face)")
     parser.add_argument("--no-floors", action="store_true", help="skip the originals' floors")
     parser.add_argument("--label", default="", help="a name for this run in the results")
     parser.add_argument("--keep-videos", action="store_true", help="keep the swapped videos of every checkpoint")
@@ -64,7 +68,7 @@ def params_from(args):
         warmup=args.warmup, loss=args.loss, from_model=args.from_model, freeze=list(args.freeze), frames=args.frames,
         eval_every=args.eval_every, distractors=args.distractors, detector=args.detector,
         floors=not args.no_floors, label=args.label, keep_videos=args.keep_videos,
-        enhance=args.enhance)
+        enhance=args.enhance, detail=args.detail)
 
 
 def run(args) -> int:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from lib import registry
+from lib.convert import DETAIL
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="colour matching in convert (default: avg-color)")
     parser.add_argument("-M", "--mask-type", default="extended", choices=registry.names("convert.mask"),
                         help="mask in convert (default: extended)")
+    parser.add_argument("--detail", type=float, default=DETAIL, metavar="BAND",
+                        help=f"convert keeps the frame's detail finer than the model draws (see convert; default: "
+                             f"{DETAIL}, 0 = off)")
 
 
 class _Printer:

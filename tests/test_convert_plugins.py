@@ -82,7 +82,7 @@ def test_blend_changes_only_pixels_around_the_face():
     frame = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     face = _face_in_frame()
     before = frame.copy()
-    blender = Blender(BlendSettings(color="none", label=False), 64)
+    blender = Blender(BlendSettings(color="none", detail=0.0, label=False), 64)
     blender.blend_face(frame, face, np.full((64, 64, 3), 0.5, np.float32))
     changed = np.any(frame != before, axis=2)
     ys, xs = np.nonzero(changed)

@@ -294,6 +294,7 @@ def test_the_tuner_renders_frames_with_convert_s_settings_and_hands_them_to_conv
     assert render({}) == base                                   # the same settings give the same frame
     assert render({"mask-type": "components", "mask-blur": "10"}) != base
     assert render({"color-adjustment": "none"}) != base
+    assert render({"detail": "0"}) != base                      # the default keeps the frame's finest detail
     original = client.get(f"/gui/api/tuner/{sid}/original/8")
     assert original.status_code == 200 and original.content != base
     for settings, words in (({"mask-blur": "x"}, "--mask-blur"), ({"writer": "gif"}, "does not set"),
@@ -308,7 +309,7 @@ def test_the_tuner_renders_frames_with_convert_s_settings_and_hands_them_to_conv
     from lib.cli import _load_config
     assert _load_config(str(root / saved["path"]), "convert") == {
         "mask_type": "components", "mask_blur": 7.5, "mask_erode": 1.0, "color_adjustment": "avg-color",
-        "scaling": "none", "smooth": 0.0, "swap_model": False}       # only the blend: no paths, no trust
+        "scaling": "none", "detail": 0.5, "smooth": 0.0, "swap_model": False}   # only the blend: no paths, no trust
     job_id = client.post(f"/gui/api/tuner/{sid}/convert", json={"settings": tuned, "output": "out.mp4"}).json()["id"]
     values = queue.get(job_id)["payload"]["values"]
     assert values["mask-type"] == "components" and values["mask-blur"] == "7.5" and values["trust-alignments"]

@@ -99,6 +99,8 @@ def test_an_earlier_run_or_a_missing_video_is_refused(tmp_path):
     assert_clean_failure(proc, "rising")
     proc = run_cli("tools.py", "bench", "--quality", "--out", tmp_path / "new", "--loss", "sharp:1", check=False)
     assert_clean_failure(proc, "sharp")
+    proc = run_cli("tools.py", "bench", "--quality", "--out", tmp_path / "new", "--detail", "-1", check=False)
+    assert_clean_failure(proc, "--detail")
     assert not (tmp_path / "new").exists()
 
 

@@ -46,6 +46,10 @@ def test_swap_with_a_missing_input_fails_cleanly(clips, tmp_path):
                    "--workspace", tmp_path / "ws", "--loss", "ssim:1,blur:2", check=False)
     assert_clean_failure(proc, "blur")
     assert list(tmp_path.iterdir()) == []
+    proc = run_cli("faceswap.py", "swap", "-a", clips[0], "-b", clips[1], "-o", tmp_path / "o.mp4",
+                   "--workspace", tmp_path / "ws", "--detail", "1.5", check=False)
+    assert_clean_failure(proc, "--detail")             # refused before extraction, not after the training
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_swap_takes_a_folder_of_photos_for_b(clips, tmp_path):

@@ -47,6 +47,19 @@ def test_preview_grid_shows_each_setting_on_sample_faces(model, faces_of, tmp_pa
     assert np.abs(cells["color none"] - cells["base"])[centre].mean() > 3
 
 
+def test_preview_compares_detail_values_and_the_band_sharpens_the_face(model, faces_of, tmp_path):
+    grid = tmp_path / "grid.png"
+    preview("-i", shared(JAMIE), "-p", faces_of(JAMIE).parent / "alignments.json", "-m", model, "-o", grid,
+            "--samples", "2", "--detail", "0", "1")
+    image = cv2.imread(str(grid))
+    assert image.shape == (36 + 2 * 200, 3 * 200, 3)            # original, base (detail 0), detail 1.0
+    centre = (slice(236 + 70, 236 + 130), slice(None), slice(None))
+    cells = [cv2.cvtColor(image[centre][:, i * 200:(i + 1) * 200], cv2.COLOR_BGR2GRAY) for i in range(3)]
+    fine = [cv2.Laplacian(cell, cv2.CV_32F)[:, 70:130] for cell in cells]
+    # the finest band of the face is the frame's again (this tiny model's own face is noise)
+    assert np.abs(fine[2] - fine[0]).mean() < 0.7 * np.abs(fine[1] - fine[0]).mean()
+
+
 def test_preview_detects_faces_when_there_is_no_alignments_file(model, tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -66,6 +79,8 @@ def test_preview_bad_input_is_one_clear_line_and_writes_nothing(model, tmp_path)
     assert_clean_failure(preview("-i", shared(JAMIE), "-m", model, "-o", grid, "-M", "predicted", check=False),
                          "predicted")
     assert_clean_failure(preview("-i", tmp_path / "missing.mp4", "-m", model, "-o", grid, check=False), "not found")
+    assert_clean_failure(preview("-i", shared(JAMIE), "-m", model, "-o", grid, "--detail", "0.5", "2", check=False),
+                         "--detail")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -29,7 +29,7 @@ class TunerSession:
 
     # convert's form fields the tuner sets
     SETTINGS = {"mask_type": "mask-type", "mask_blur": "mask-blur", "mask_erode": "mask-erode",
-                "color_adjustment": "color-adjustment", "scaling": "scaling", "smooth": "smooth",
+                "color_adjustment": "color-adjustment", "scaling": "scaling", "detail": "detail", "smooth": "smooth",
                 "swap_model": "swap-model"}
 
     def __init__(self, model_dir: Path, source_path: Path, alignments: Path | None = None,

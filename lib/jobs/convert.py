@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import registry
-from lib.convert import BlendSettings
+from lib.convert import DETAIL, BlendSettings
 from lib.errors import FaceswapError
 from lib.jobs import Cancel, ProgressFn, Reporter
 
@@ -51,6 +51,7 @@ class ConvertParams:
     mask_erode: float = 1.0                      # percent of the face crop; negative grows the mask
     color_adjustment: str = "avg-color"
     scaling: str = "none"
+    detail: float = DETAIL                       # 0-1: keep the frame's finest detail (lib.convert.add_detail)
     smooth: float = 2.0                          # temporal smoothing of the landmarks, in frames (0 = off)
     writer: str | None = None                    # default: images for a folder, gif for .gif, else ffmpeg
     codec: str = "h264"                          # h264 | h265 (ffmpeg writer)
@@ -70,7 +71,7 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
     from lib.video import Source
 
     report = Reporter(progress, cancel)
-    _check(params)
+    check_params(params)
     writer_name = choose_writer(params)
     check_output(params, writer_name)
     if Path(params.output).resolve() == Path(params.input).resolve():
@@ -136,7 +137,7 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
     return stats
 
 
-def _check(params: ConvertParams) -> None:
+def check_params(params: ConvertParams) -> None:
     """The checks argparse cannot make (and those it makes, for callers that skip it)."""
     if not isinstance(params.batch_size, int) or params.batch_size < 1:
         raise FaceswapError("--batch-size must be at least 1")
@@ -144,6 +145,8 @@ def _check(params: ConvertParams) -> None:
         raise FaceswapError("--crf must be between 0 and 51")
     if params.smooth < 0:
         raise FaceswapError(f"--smooth must be 0 (off) or more, not {params.smooth}")
+    if not 0 <= params.detail <= 1:
+        raise FaceswapError(f"--detail must be from 0 (off) to 1, not {params.detail}")
     if not 0 < params.ref_threshold < 2:
         raise FaceswapError(f"--ref-threshold must be between 0 and 2 (embedding distance), not {params.ref_threshold}")
     if params.codec not in ("h264", "h265"):

@@ -34,6 +34,7 @@ class PreviewParams:
     mask_erode: list[float] | None = None
     color_adjustment: list[str] | None = None
     scaling: list[str] | None = None
+    detail: list[float] | None = None
 
 
 def run(params: PreviewParams, progress: ProgressFn | None = None, cancel: Cancel | None = None) -> dict:
@@ -71,7 +72,8 @@ def run(params: PreviewParams, progress: ProgressFn | None = None, cancel: Cance
 
 def _columns(params: PreviewParams, base, learns_mask: bool) -> list[tuple[str, object]]:
     """(title, settings) per column: the base, then each other value of each option on its own."""
-    given = any((params.mask_type, params.mask_blur, params.mask_erode, params.color_adjustment, params.scaling))
+    given = any((params.mask_type, params.mask_blur, params.mask_erode, params.color_adjustment, params.scaling,
+                 params.detail))
     # every mask by default, but 'predicted' only for a model that learns one and 'learned' only when asked for
     # (it needs learned masks in the alignments file: tools.py mask --mask-model)
     masks = params.mask_type or ([] if given else [base.mask] + [m for m in registry.names("convert.mask")
@@ -82,13 +84,16 @@ def _columns(params: PreviewParams, base, learns_mask: bool) -> list[tuple[str, 
     if "predicted" in masks and not learns_mask:
         raise FaceswapError("mask 'predicted' needs a model that learns a mask, and this one does not: leave it out")
     options = {"mask": masks, "mask_blur": params.mask_blur or [], "mask_erode": params.mask_erode or [],
-               "color": colors, "scaling": params.scaling or []}
+               "color": colors, "scaling": params.scaling or [], "detail": params.detail or []}
     for name in options["mask"]:
         registry.get("convert.mask", name)
     for name in options["color"]:
         registry.get("convert.color", name)
     for name in options["scaling"]:
         registry.get("convert.scaling", name)
+    for value in options["detail"]:
+        if not 0 <= value <= 1:
+            raise FaceswapError(f"--detail must be from 0 (off) to 1, not {value}")
     first = {key: values[0] for key, values in options.items() if values}
     base = replace(base, **first)
     columns = [("base: " + f"{base.mask} {base.color}", base)]

@@ -38,6 +38,7 @@ from typing import Optional
 
 import numpy as np
 
+from lib.convert import DETAIL
 from lib.errors import FaceswapError
 from lib.jobs import Cancel, Progress, ProgressFn
 
@@ -92,6 +93,7 @@ class QualityParams:
     label: str = ""                                   # a name for this run in the results
     keep_videos: bool = False                         # keep the swapped videos of every checkpoint
     enhance: Optional[str] = None                     # train each side's face enhancer this much more per checkpoint
+    detail: float = DETAIL                            # convert's --detail
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -243,6 +245,8 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
     if params.loss:
         from lib.model import losses
         losses.parse(params.loss)
+    if not 0 <= params.detail <= 1:
+        raise FaceswapError(f"--detail must be from 0 (off) to 1, not {params.detail}")
     if params.eval_every < 1 or (params.frames is not None and params.frames < 3):
         raise FaceswapError("--eval-every must be at least 1 and --frames at least 3")
     out = Path(params.output)
@@ -295,12 +299,13 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
                     trainer=variant["trainer"], option=list(params.option), batch_size=variant["batch_size"],
                     learning_rate=params.learning_rate, lr_schedule=params.lr_schedule, warmup=params.warmup,
                     loss=params.loss or swap.SwapParams.loss, from_model=params.from_model,
-                    freeze=list(params.freeze), workspace=str(ws), no_label=True),
+                    freeze=list(params.freeze), workspace=str(ws), no_label=True, detail=params.detail),
                     bench.forward(stage), cancel)
                 bench.say(stage, "converting B's video with A's face")
                 convert.run(convert.ConvertParams(input=str(clips[b]), output=str(ws / "b2a.mp4"),
                                                   model_dir=str(model), alignments=str(place.alignments["b"]),
-                                                  swap_model=True, no_label=True), bench.forward(stage), cancel)
+                                                  swap_model=True, no_label=True, detail=params.detail),
+                            bench.forward(stage), cancel)
                 meta = store.read_meta(model)
                 point = {"target_seconds": target, "train_seconds": float(meta.get("train_seconds", 0.0)),
                          "iterations": int(meta["iterations"]), "egs": meta.get("last_egs"), "directions": {}}
@@ -344,7 +349,8 @@ def _enhanced(bench: _Run, stage: str, ws: Path, clip_a: Path, clip_b: Path, tag
         video = ws / f"{direction}_enhance.mp4"
         convert.run(convert.ConvertParams(input=str(original), output=str(video), model_dir=str(model),
                                           alignments=str(ws / alignments), swap_model=direction == "b2a",
-                                          no_label=True, scaling="enhance"), bench.forward(stage), bench.cancel)
+                                          no_label=True, scaling="enhance", detail=bench.params.detail),
+                    bench.forward(stage), bench.cancel)
         point["directions"][f"{direction}+enhance"] = bench.evaluate(stage, original, video, own, faces,
                                                                      ws / alignments, f"{tag}_{direction}_enhance")
     return seconds

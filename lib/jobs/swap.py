@@ -31,6 +31,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field
 
+from lib.convert import DETAIL
 from lib.errors import FaceswapError
 from lib.validate import Schema, ValidationError, load_json
 from lib.jobs import Cancel, Progress, ProgressFn
@@ -82,6 +83,7 @@ class SwapParams:
     no_label: bool = False
     color_adjustment: str = "avg-color"
     mask_type: str = "extended"
+    detail: float = DETAIL                # convert's --detail (the frame's finest detail kept)
     time: Optional[str] = None            # training time of this call ("30m", "1h30m"); with -i, whichever first
     lr_schedule: Optional[str] = None     # train's --lr-schedule (None: the model's own, new: flat)
     warmup: Optional[int] = None          # train's --warmup (None: WARMUP for a new model, else the model's own)
@@ -203,7 +205,9 @@ def _check(params: SwapParams):
             store.read_meta(seed)              # not a model, or a broken one: one clear line, before any work
     convert_params = convert.ConvertParams(input=str(a), output=str(params.output), model_dir="",
                                            color_adjustment=params.color_adjustment, mask_type=params.mask_type,
+                                           detail=params.detail,
                                            no_label=params.no_label, scaling="enhance" if params.enhance else "none")
+    convert.check_params(convert_params)       # convert's own checks (--detail), before any extraction
     convert.check_output(convert_params, convert.choose_writer(convert_params))
     return convert_params
 

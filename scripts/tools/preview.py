@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
                         help="colour plugins to compare")
     parser.add_argument("-S", "--scaling", nargs="+", choices=registry.names("convert.scaling"),
                         help="scaling plugins to compare")
+    parser.add_argument("--detail", nargs="+", type=float, help="convert --detail values to compare (0-1)")
 
 
 def run(args) -> int:

@@ -658,7 +658,7 @@ async function pageTuner() {
       controls.push(el("label", {}, el("span", {}, `${id} `, out), input));
     };
     choice("mask-type"); range("mask-blur", 0, 20, 0.5); range("mask-erode", -10, 10, 0.5);
-    choice("color-adjustment"); choice("scaling"); range("smooth", 0, 10, 0.5);
+    choice("color-adjustment"); choice("scaling"); range("detail", 0, 1, 0.05); range("smooth", 0, 10, 0.5);
     const swapBox = el("input", { type: "checkbox", name: "swap-model" });
     swapBox.addEventListener("change", () => { settings["swap-model"] = swapBox.checked; render(); });
     controls.push(el("label", {}, "swap-model (B → A)", swapBox));
