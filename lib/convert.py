@@ -34,7 +34,7 @@ from lib.threads import background
 log = logging.getLogger(__name__)
 
 MASK_SIZE = 128  # smallest crop side the mask and colour work at
-DETAIL = 0.5     # convert's --detail: measured, sharpness x10-20 for at most +0.02 identity distance (USAGE)
+DETAIL = 0.5     # convert's --detail: measured, sharpness x8-20 for at most +0.02 identity distance (USAGE)
 
 
 @dataclass

@@ -60,9 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     blend.add_argument("-S", "--scaling", default="none", choices=registry.names("convert.scaling"),
                        help="post-process the swapped face, e.g. sharpen (default: none)")
     blend.add_argument("--detail", type=float, default=DETAIL, metavar="BAND",
-                       help="0-1: keep the frame's own detail finer than the pixels the model draws (skin texture, "
-                            "grain, lashes), so a small model's face is not soft; higher is sharper but brings more "
-                            f"of the original's features; 0 = off (default: {DETAIL})")
+                       help="0-1: keep the frame's own finest detail, finer than BAND/128 of the face crop (skin "
+                            "texture, grain, lashes), which a small model cannot draw; higher is sharper but brings "
+                            f"more of the original's features; 0 = off (default: {DETAIL})")
     blend.add_argument("--smooth", type=float, default=2.0, metavar="SIGMA",
                        help="temporal smoothing of the landmarks, in frames (0 = off, default: 2)")
     blend.add_argument("--no-smooth", dest="smooth", action="store_const", const=0.0,

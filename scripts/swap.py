@@ -66,8 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-M", "--mask-type", default="extended", choices=registry.names("convert.mask"),
                         help="mask in convert (default: extended)")
     parser.add_argument("--detail", type=float, default=DETAIL, metavar="BAND",
-                        help=f"convert keeps the frame's detail finer than the model draws (see convert; default: "
-                             f"{DETAIL}, 0 = off)")
+                        help=f"convert keeps the frame's own finest detail (see convert; default: {DETAIL}, 0 = off)")
 
 
 class _Printer:
