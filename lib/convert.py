@@ -54,8 +54,7 @@ class Blender:
 
     def __init__(self, settings: BlendSettings, output_size: int, centering: str = "face",
                  learns_mask: bool = False, model_dir=None, side: str = "b"):
-        if not 0.0 <= settings.detail <= 1.0:
-            raise FaceswapError(f"detail {settings.detail} is out of range: give a value from 0 (off) to 1")
+        check_detail(settings.detail)
         if settings.mask == "predicted" and not learns_mask:
             raise FaceswapError("mask 'predicted' needs a model that learns a mask, and this one does not: "
                                 "choose -M extended or components")
@@ -70,12 +69,13 @@ class Blender:
                 raise FaceswapError(f"scaling '{settings.scaling}' needs the model folder, and none was given")
             self.scale_fn = self.scale_fn(model_dir, side)
         self.upscaler = self.scale_fn if getattr(self.scale_fn, "upscales", False) else None
+        # side of the face as drawn: the model's output, or the upscaler's from it
+        self.drawn = self.upscaler.output_size(self.output_size) if self.upscaler else self.output_size
 
     def work_size(self, matrix: np.ndarray | None = None) -> int:
         """Crop side the mask and colour work at: the model's output size, at least MASK_SIZE. The result is
         scaled to the face's real size only by the final warp into the frame, which costs one pass."""
-        size = self.upscaler.output_size(self.output_size) if self.upscaler else self.output_size
-        return max(size, MASK_SIZE)
+        return max(self.drawn, MASK_SIZE)
 
     def prepare_mask(self, mask: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(hard, soft) masks at ``size``: the plugin's mask eroded/grown, then (soft) with its edge blurred.
@@ -118,8 +118,7 @@ class Blender:
         new = self.color_fn(new, old, hard)
         if not self.upscaler:
             new = self.scale_fn(new)
-        drawn = self.upscaler.output_size(self.output_size) if self.upscaler else self.output_size
-        paste(frame, new, soft, mat, self.settings.detail, drawn)
+        paste(frame, new, soft, mat, self.settings.detail, self.drawn)
 
     def label(self, frame: np.ndarray) -> np.ndarray:
         return draw_label(frame) if self.settings.label else frame
@@ -154,6 +153,12 @@ def paste(frame: np.ndarray, crop: np.ndarray, mask: np.ndarray, mat: np.ndarray
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     roi = frame[y0:y1, x0:x1]
     roi[:] = cv2.blendLinear(new, roi, alpha, 1.0 - alpha)
+
+
+def check_detail(value: float) -> None:
+    """One clear line for a --detail outside 0-1 (convert, swap, preview and the bench check it up front)."""
+    if not 0 <= value <= 1:
+        raise FaceswapError(f"--detail must be from 0 (off) to 1, not {value}")
 
 
 DETAIL_SPLIT = 128   # --detail 1 keeps the frame's detail finer than a Gaussian of 1/128 of the face crop

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lib import registry
-from lib.convert import DETAIL, BlendSettings
+from lib.convert import DETAIL, BlendSettings, check_detail
 from lib.errors import FaceswapError
 from lib.jobs import Cancel, ProgressFn, Reporter
 
@@ -145,8 +145,7 @@ def check_params(params: ConvertParams) -> None:
         raise FaceswapError("--crf must be between 0 and 51")
     if params.smooth < 0:
         raise FaceswapError(f"--smooth must be 0 (off) or more, not {params.smooth}")
-    if not 0 <= params.detail <= 1:
-        raise FaceswapError(f"--detail must be from 0 (off) to 1, not {params.detail}")
+    check_detail(params.detail)
     if not 0 < params.ref_threshold < 2:
         raise FaceswapError(f"--ref-threshold must be between 0 and 2 (embedding distance), not {params.ref_threshold}")
     if params.codec not in ("h264", "h265"):

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from lib import registry
+from lib.convert import check_detail
 from lib.errors import FaceswapError
 from lib.jobs import Cancel, ProgressFn, Reporter
 
@@ -92,8 +93,7 @@ def _columns(params: PreviewParams, base, learns_mask: bool) -> list[tuple[str, 
     for name in options["scaling"]:
         registry.get("convert.scaling", name)
     for value in options["detail"]:
-        if not 0 <= value <= 1:
-            raise FaceswapError(f"--detail must be from 0 (off) to 1, not {value}")
+        check_detail(value)
     first = {key: values[0] for key, values in options.items() if values}
     base = replace(base, **first)
     columns = [("base: " + f"{base.mask} {base.color}", base)]

@@ -38,7 +38,7 @@ from typing import Optional
 
 import numpy as np
 
-from lib.convert import DETAIL
+from lib.convert import DETAIL, check_detail
 from lib.errors import FaceswapError
 from lib.jobs import Cancel, Progress, ProgressFn
 
@@ -245,8 +245,7 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
     if params.loss:
         from lib.model import losses
         losses.parse(params.loss)
-    if not 0 <= params.detail <= 1:
-        raise FaceswapError(f"--detail must be from 0 (off) to 1, not {params.detail}")
+    check_detail(params.detail)
     if params.eval_every < 1 or (params.frames is not None and params.frames < 3):
         raise FaceswapError("--eval-every must be at least 1 and --frames at least 3")
     out = Path(params.output)
