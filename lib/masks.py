@@ -1,7 +1,8 @@
 """Face masks drawn from the 68 landmarks, in any crop space (alignments mask space, a training crop, a frame).
 
 ``components`` fills the face from jaw line to brows as a union of convex pieces (so the concave jaw is
-followed); ``extended`` also raises the brows to take in the forehead. Convert and tools reuse these.
+followed); ``extended`` also raises the brows to take in the forehead, as one piece, kept inside the crop.
+Convert and tools reuse these.
 """
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ BROW_LEFT, BROW_RIGHT = list(range(17, 22)), list(range(22, 27))
 NOSE = list(range(27, 36))
 EYES = list(range(36, 48))
 MOUTH = list(range(48, 68))
+EDGE_MARGIN = 0.06   # the forehead stops this share of the crop short of its edges, so a blurred edge fits
 
 
 def _parts(points: np.ndarray) -> list[np.ndarray]:
     return [points[JAW_LEFT + BROW_LEFT + NOSE[:4]],
             points[JAW_RIGHT + BROW_RIGHT + NOSE[:4]],
             points[NOSE + EYES],
+            points[BROW_LEFT + BROW_RIGHT + NOSE[:1]],      # between and above the brows, one piece
             points[MOUTH + [6, 7, 8, 9, 10, 33]]]
 
 
@@ -40,11 +43,30 @@ def components(landmarks: np.ndarray, size: int) -> np.ndarray:
     return _fill(_parts(np.asarray(landmarks, np.float64)), size)
 
 
+def _lift_inside(brows: np.ndarray, lift: np.ndarray, size: int) -> float:
+    """The largest share (0-1) of ``lift`` that keeps every brow point EDGE_MARGIN inside the crop.
+
+    A forehead cut by the crop's edge ends in a straight line there, where the model's least trained pixels
+    are: blended into a frame it shows as a light band with a hard top (a 'face' crop ends just above the brows).
+    """
+    low, high = EDGE_MARGIN * size, (1.0 - EDGE_MARGIN) * size
+    share = 1.0
+    for axis in (0, 1):
+        if lift[axis] < 0:
+            share = min(share, float((brows[:, axis] - low).min()) / -lift[axis])
+        elif lift[axis] > 0:
+            share = min(share, float((high - brows[:, axis]).min()) / lift[axis])
+    return max(0.0, share)
+
+
 def extended(landmarks: np.ndarray, size: int) -> np.ndarray:
-    """Like ``components`` with the brows lifted by a quarter of the nose-bridge-to-chin length (forehead)."""
+    """Like ``components`` with the brows lifted by up to a quarter of the nose-bridge-to-chin length (the
+    forehead), only as far as stays inside the crop."""
     points = np.asarray(landmarks, np.float64)
     lifted = points.copy()
-    lifted[BROW_LEFT + BROW_RIGHT] += 0.25 * (points[27] - points[8])
+    brows = BROW_LEFT + BROW_RIGHT
+    lift = 0.25 * (points[27] - points[8])
+    lifted[brows] += _lift_inside(points[brows], lift, size) * lift
     return _fill([np.vstack([a, b]) for a, b in zip(_parts(points), _parts(lifted))], size)
 
 

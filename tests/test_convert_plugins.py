@@ -39,6 +39,27 @@ def test_landmark_masks_cover_the_face_and_leave_the_corners():
     assert np.all(ext >= comp - 1e-6)
 
 
+def test_extended_forehead_is_one_piece_that_stays_inside_the_crop():
+    """A 'face' crop ends just above the brows: the forehead used to run into the crop's top edge (a straight,
+    light band in the frame) with a notch between the brows. Now it is one arch, short of the edge."""
+    from lib.masks import EDGE_MARGIN, components, extended
+    face = _face_in_frame()
+    size = 128
+    points = transform_points(face.landmarks, crop_matrix(face.matrix, size, "face"))
+    ext, comp = extended(points, size), components(points, size)
+    margin = int(EDGE_MARGIN * size)
+    assert ext[:margin].max() == 0                               # nothing in the top margin
+    assert ext[margin:margin + 6].max() == 255                   # but the forehead reaches it
+    above = np.round((points[21] + points[22]) / 2 + (points[27] - points[8]) * 0.05).astype(int)
+    assert ext[above[1], above[0]] == 255                        # between the brows, above them: no notch
+    glabella = np.round((points[21] + points[22] + points[27]) / 3).astype(int)
+    assert comp[glabella[1], glabella[0]] == 255
+    # a 'head' crop has room: the full quarter lift, and still nothing at the edge
+    head = transform_points(face.landmarks, crop_matrix(face.matrix, size, "head"))
+    full = np.round(head[19] + 0.24 * (head[27] - head[8])).astype(int)
+    assert extended(head, size)[full[1], full[0]] == 255 and extended(head, size)[:margin].max() == 0
+
+
 def test_none_mask_is_the_whole_crop_and_predicted_uses_the_models_mask():
     assert registry.get("convert.mask", "none")(None, 64).min() == 1.0
     learned = np.zeros((64, 64, 1), np.float32)
