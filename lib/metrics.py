@@ -103,6 +103,49 @@ def pose_error(original: np.ndarray, swapped: np.ndarray, size: tuple[int, int])
             "angle": rotation_angle(rot_o, rot_s)}
 
 
+FOLLOW_MIN_SPREAD = 3.0   # degrees: below this spread of the original's yaw (pitch) its follow slope is not told
+
+
+def mean_rotation(rotations: np.ndarray) -> np.ndarray:
+    """The rotation nearest (in the chordal sense) to a stack of 3x3 rotations: the SVD projection of their sum."""
+    u, _, vt = np.linalg.svd(np.asarray(rotations, np.float64).sum(0))
+    if np.linalg.det(u @ vt) < 0:
+        u[:, -1] *= -1
+    return u @ vt
+
+
+def _follow(original: np.ndarray, swapped: np.ndarray) -> float:
+    """Least-squares slope of the swapped angle against the original's (1: it turns as far; NaN: the original
+    hardly turns, so there is nothing to follow)."""
+    if len(original) < 3 or np.std(original) < FOLLOW_MIN_SPREAD:
+        return float("nan")
+    return float(np.polyfit(original, swapped, 1)[0])
+
+
+def pose_split(original: list[np.ndarray], swapped: list[np.ndarray]) -> dict[str, float]:
+    """The pose error of a clip split into the part that stays (``offset``: the angle of the mean rotation from
+    the original head to the swapped one) and the part that comes and goes (``tracking``: the mean angle left
+    after taking the offset out), plus how far the swap turns when the head turns (``follow_yaw``,
+    ``follow_pitch``: slopes, 1 = all the way).
+
+    Different people's landmarks fit a mean 3-D face differently (a longer nose reads as a nod), so a swap's
+    constant offset is largely that bias of the estimator, which the whole error mixes in; a swap that stays
+    frontal while the head turns shows in tracking and follow. ``original``/``swapped``: model -> camera
+    rotations (:func:`pose_rotation`) of the same frames.
+    """
+    if not original:
+        nan = float("nan")
+        return {"offset": nan, "tracking": nan, "follow_yaw": nan, "follow_pitch": nan}
+    relative = np.array([o.T @ s for o, s in zip(original, swapped)])      # in the head's own axes
+    mean = mean_rotation(relative)
+    angles_o = np.array([euler_angles(r) for r in original])
+    angles_s = np.array([euler_angles(r) for r in swapped])
+    return {"offset": rotation_angle(np.eye(3), mean),
+            "tracking": float(np.mean([rotation_angle(mean, r) for r in relative])),
+            "follow_yaw": _follow(angles_o[:, 0], angles_s[:, 0]),
+            "follow_pitch": _follow(angles_o[:, 1], angles_s[:, 1])}
+
+
 # ---------------------------------------------------------------------------------------------- expression
 def interocular(landmarks: np.ndarray) -> float:
     """Distance between the outer eye corners (points 36 and 45), the usual 68-point normaliser."""

@@ -25,6 +25,7 @@ def test_original_against_itself_has_no_pose_error_and_reads_as_a(tmp_path):
     assert s["frames"]["evaluated"] == 7 and s["frames"]["total"] == 208
     assert s["frames"]["no_face_in_output"] == 0
     assert s["pose"]["angle"] < 0.01 and s["expression"]["all"] < 1e-6
+    assert s["pose"]["offset"] < 0.01 and s["pose"]["tracking"] < 0.01
     ident = s["identity"]
     assert ident["distance"]["A"] < 0.5 < ident["distance"]["B"]
     assert ident["distance"]["A"] < ident["distance"]["mindy_kaling"]
@@ -32,7 +33,7 @@ def test_original_against_itself_has_no_pose_error_and_reads_as_a(tmp_path):
     assert ident["original_nearest"] == "A"
     assert s["background"]["ssim"] > 0.9999
     assert s["stability"]["landmark_jitter"]["ratio"] == pytest.approx(1.0)
-    assert "identity retrieval B" in proc.stdout and "pose error" in proc.stdout
+    assert "identity retrieval B" in proc.stdout and "pose error" in proc.stdout and "tracking" in proc.stdout
     assert len(check_html_report(out / "report.html")) == 3
 
 

@@ -78,7 +78,8 @@ def synthetic_report(frames=12):
                      "retrieval_by_identity": {"A": 0.0, "B": 1.0, "C": 0.0},
                      "original_distance": {"A": 0.3, "B": 0.8, "C": 0.9}, "original_nearest": "A",
                      "original_retrieval_a": 1.0},
-        "pose": {"yaw": 1.0, "pitch": 2.0, "roll": 0.5, "angle": 2.3},
+        "pose": {"yaw": 1.0, "pitch": 2.0, "roll": 0.5, "angle": 2.3, "offset": 1.9, "tracking": 0.8,
+                 "follow_yaw": 0.62, "follow_pitch": float("nan")},
         "expression": {"mouth": 0.05, "eyes": 0.02, "all": 0.03},
         "stability": {"landmark_jitter": {"original": 0.01, "swapped": 0.02, "ratio": 2.0},
                       "colour_flicker": {"original": 0.5, "swapped": float("nan"), "ratio": float("nan")}},
@@ -117,5 +118,5 @@ def test_summary_fits_one_screen_and_names_the_headline_figures():
     assert len(lines) <= 24 and max(map(len, lines)) <= 120
     for words in ("identity retrieval B", "100.0% of the 11 frames with a swapped face are nearest to B",
                   "1 frame(s), e.g. frame 10",
-                  "angle 2.30", "mouth 0.050", "SSIM 0.9900", "n/a"):
+                  "angle 2.30", "1.90 in every frame", "0.80 the rest", "yaw 0.62  pitch n/a", "mouth 0.050", "SSIM 0.9900", "n/a"):
         assert words in text, words

@@ -66,6 +66,27 @@ def test_pose_error_is_zero_for_the_same_face_and_the_angle_between_two_poses():
     assert err["angle"] == pytest.approx(15, abs=0.5)
 
 
+def test_pose_split_separates_a_constant_offset_from_frame_to_frame_error_and_measures_the_follow():
+    rng = np.random.default_rng(3)
+    yaws = np.linspace(-20, 20, 41)
+    originals = [metrics.rotation_from_euler(y, 2.0, 0.0) for y in yaws]
+    # the swap nods 4 degrees more in every frame (a constant offset) and wobbles by ~1 degree
+    nodded = [metrics.rotation_from_euler(y + rng.normal(0, 1), 6.0 + rng.normal(0, 1), 0.0) for y in yaws]
+    split = metrics.pose_split(originals, nodded)
+    assert split["offset"] == pytest.approx(4.0, abs=0.5)
+    assert 0.5 < split["tracking"] < 2.0                          # the wobble, not the 4-degree nod
+    raw = np.mean([metrics.rotation_angle(o, s) for o, s in zip(originals, nodded)])
+    assert raw > split["tracking"] + 2.0
+    assert split["follow_yaw"] == pytest.approx(1.0, abs=0.1)
+    assert np.isnan(split["follow_pitch"])                        # the original never nods: nothing to follow
+    # a swap that stays half-frontal: no constant offset, a large tracking error, half the turn
+    frontal = [metrics.rotation_from_euler(y / 2, 2.0, 0.0) for y in yaws]
+    split = metrics.pose_split(originals, frontal)
+    assert split["offset"] < 0.5 and split["tracking"] == pytest.approx(np.mean(np.abs(yaws)) / 2, rel=0.05)
+    assert split["follow_yaw"] == pytest.approx(0.5, abs=0.02)
+    assert all(np.isnan(v) for v in metrics.pose_split([], []).values())
+
+
 def test_rotation_angle_of_known_rotations():
     a = metrics.rotation_from_euler(0, 0, 0)
     assert metrics.rotation_angle(a, metrics.rotation_from_euler(0, 0, 33)) == pytest.approx(33)

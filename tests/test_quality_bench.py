@@ -75,16 +75,18 @@ def test_checkpoints_rise_and_read_as_durations():
 
 def test_figures_come_from_the_evaluate_summary():
     summary = {"identity": {"retrieval": 0.9, "distance": {"A": 0.7, "B": 0.4}},
-               "pose": {"angle": 5.5}, "expression": {"all": 0.05},
+               "pose": {"angle": 5.5, "tracking": 1.5, "follow_yaw": 0.6}, "expression": {"all": 0.05},
                "stability": {"landmark_jitter": {"swapped": 0.03}, "colour_flicker": {"ratio": 1.2}},
                "sharpness": {"ratio": 0.25}, "background": {"ssim": 0.99},
                "frames": {"evaluated": 10, "no_face_in_output": 1}}
     figs = quality.figures(summary)
     assert figs == {"retrieval": 0.9, "distance_target": 0.4, "distance_source": 0.7, "pose": 5.5,
-                    "expression": 0.05, "jitter": 0.03, "flicker": 1.2, "sharpness": 0.25, "background": 0.99,
+                    "pose_tracking": 1.5, "follow_yaw": 0.6, "expression": 0.05, "jitter": 0.03, "flicker": 1.2, "sharpness": 0.25, "background": 0.99,
                     "no_face": 0.1}
     older = quality.figures({**summary, "sharpness": None})          # a report from before sharpness
     assert math.isnan(older["sharpness"])
+    older = quality.figures({**summary, "pose": {"angle": 5.5}})      # before the pose error was split
+    assert older["pose"] == 5.5 and math.isnan(older["pose_tracking"]) and math.isnan(older["follow_yaw"])
 
 
 def test_an_earlier_run_or_a_missing_video_is_refused(tmp_path):
@@ -128,8 +130,10 @@ def test_a_run_of_seconds_measures_both_directions_at_each_checkpoint_beside_the
     for kinds in floors.values():
         assert kinds["reencode"]["sharpness"] > kinds["halfres"]["sharpness"] > 0
         assert kinds["reencode"]["sharpness"] > 0.6 and kinds["reencode"]["pose"] < 3
+        assert kinds["reencode"]["pose_tracking"] <= kinds["reencode"]["pose"] + 0.1
     assert (out / "quality.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "quality.html").read_text()
     assert "data:image/png;base64," in page and "floor: original vs" in page
     text = quality.table(results)
     assert "lightweight b2" in text and "->" in text and "reencode" in text and "halfres" in text
+    assert "track" in text and "follow" in text

@@ -193,6 +193,15 @@ class Evaluation:
             else:
                 heapq.heappushpop(heap, entry)
 
+    def _pose_split(self, n: int) -> dict:
+        """metrics.pose_split over the frames with a head pose in both videos."""
+        from lib import metrics
+        both = np.isfinite(self.landmarks["original"][:n, 0, 0]) & np.isfinite(self.landmarks["swapped"][:n, 0, 0])
+        pairs = [(o, s) for o, s in zip(_rotations(self.landmarks["original"][:n][both], self.size),
+                                        _rotations(self.landmarks["swapped"][:n][both], self.size))
+                 if o is not None and s is not None]
+        return metrics.pose_split([o for o, _ in pairs], [s for _, s in pairs])
+
     def strip_images(self):
         best = [entry[2][1:] for entry in sorted(self.best, key=lambda e: -e[0])]
         worst = [entry[2][1:] for entry in sorted(self.worst, key=lambda e: -e[0])]
@@ -237,7 +246,8 @@ class Evaluation:
                 "original_nearest": nearest[0][0] if nearest else None,
                 "original_retrieval_a": metrics.retrieval(originals, self.names, "A") if len(originals)
                 else float("nan")},
-            "pose": {k: mean(records, "pose", k) for k in ("yaw", "pitch", "roll", "angle")},
+            "pose": {**{k: mean(records, "pose", k) for k in ("yaw", "pitch", "roll", "angle")},
+                     **self._pose_split(n)},
             "expression": {k: mean(records, "expression", k) for k in ("mouth", "eyes", "all")},
             "stability": {
                 "landmark_jitter": {"original": jitter["original"], "swapped": jitter["swapped"],
@@ -249,6 +259,17 @@ class Evaluation:
                            "ssim_min": min((r["background"]["ssim"] for r in records
                                             if np.isfinite(r["background"]["ssim"])), default=float("nan"))},
         }
+
+
+def _rotations(landmarks: np.ndarray, size) -> list:
+    from lib import metrics
+    out = []
+    for points in landmarks:
+        try:
+            out.append(metrics.pose_rotation(points, size))
+        except ValueError:
+            out.append(None)
+    return out
 
 
 def _ratio(a: float, b: float) -> float:

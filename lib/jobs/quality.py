@@ -61,13 +61,15 @@ FIGURES = {
     "distance_target": (("identity", "distance", "B"), "distance to the target", True),
     "distance_source": (("identity", "distance", "A"), "distance to the original person", False),
     "pose": (("pose", "angle"), "pose error (degrees)", True),
+    "pose_tracking": (("pose", "tracking"), "pose error less its constant offset (degrees)", True),
+    "follow_yaw": (("pose", "follow_yaw"), "yaw followed (swap's turn / head's turn)", False),
     "expression": (("expression", "all"), "expression error (IOD)", True),
     "jitter": (("stability", "landmark_jitter", "swapped"), "landmark jitter (IOD)", True),
     "flicker": (("stability", "colour_flicker", "ratio"), "colour flicker (ratio to original)", True),
     "sharpness": (("sharpness", "ratio"), "sharpness (swapped / original)", False),
     "background": (("background", "ssim"), "background SSIM", False),
 }
-FLOORED = ("pose", "jitter", "sharpness")
+FLOORED = ("pose", "pose_tracking", "jitter", "sharpness")
 
 
 @dataclass
@@ -439,22 +441,24 @@ def _series(results: dict):
 
 def table(results: dict) -> str:
     """The figures as text: one row per run, direction and checkpoint, then the floors of each video."""
-    head = ("run", "min", "iters", "ident", "d(tgt)", "d(orig)", "pose", "expr", "jitter", "sharp", "bg SSIM",
-            "no face")
+    head = ("run", "min", "iters", "ident", "d(tgt)", "d(orig)", "pose", "track", "follow", "expr", "jitter", "sharp",
+            "bg SSIM", "no face")
     rows = [head]
     for label, _, points in _series(results):
         for point, figs in points:
             rows.append((label, f"{point['train_seconds'] / 60:.1f}", str(point["iterations"]),
                          _fmt(figs["retrieval"], ".0%"),
                          _fmt(figs["distance_target"]), _fmt(figs["distance_source"]), _fmt(figs["pose"], ".2f"),
+                         _fmt(figs.get("pose_tracking"), ".2f"), _fmt(figs.get("follow_yaw"), ".2f"),
                          _fmt(figs["expression"]), _fmt(figs["jitter"], ".4f"), _fmt(figs["sharpness"], ".2f"),
                          _fmt(figs["background"], ".4f"), _fmt(figs["no_face"], ".0%")))
     lines = _columns(rows)
     if results.get("floors"):
-        floor_rows = [("floor: original vs", "copy", "pose", "jitter", "sharp")]
+        floor_rows = [("floor: original vs", "copy", "pose", "track", "jitter", "sharp")]
         for video, kinds in results["floors"].items():
             for kind, figs in kinds.items():
-                floor_rows.append((_short(Path(video)), kind, _fmt(figs["pose"], ".2f"), _fmt(figs["jitter"], ".4f"),
+                floor_rows.append((_short(Path(video)), kind, _fmt(figs["pose"], ".2f"),
+                                   _fmt(figs.get("pose_tracking"), ".2f"), _fmt(figs["jitter"], ".4f"),
                                    _fmt(figs["sharpness"], ".2f")))
         lines += [""] + _columns(floor_rows)
     machine = results.get("machine", {})
@@ -490,7 +494,7 @@ def plot(results: dict) -> bytes:
             colour = colours[i % len(colours)]
             if points:
                 xs = [p["train_seconds"] / 60.0 for p, _ in points]
-                ys = [np.nan if f[name] is None else f[name] for _, f in points]
+                ys = [np.nan if f.get(name) is None else f[name] for _, f in points]
                 ax.plot(xs, ys, marker="o", markersize=3, color=colour, label=label)
                 measured = measured or bool(np.isfinite(ys).any())
             floors = results.get("floors", {}).get(original, {})
