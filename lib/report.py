@@ -186,8 +186,8 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     ]
     if "offset" in pose:              # reports written before the pose error was split have no offset
         at = [label for label, _ in rows].index("pose error (deg)") + 1
-        rows[at:at] = [("  offset, tracking", f"{_fmt(pose['offset'], '.2f')} in every frame (mostly the faces' "
-                                              f"shapes), {_fmt(pose['tracking'], '.2f')} the rest"),
+        rows[at:at] = [("  offset, tracking", f"{_fmt(pose['offset'], '.2f')} the same in every frame (face shapes, "
+                                              f"a steady tilt), {_fmt(pose['tracking'], '.2f')} the rest"),
                        ("  follow (1 = all)", f"yaw {_fmt(pose['follow_yaw'], '.2f')}  pitch "
                                               f"{_fmt(pose['follow_pitch'], '.2f')}  (how far the swap turns with "
                                               f"the head)")]
@@ -258,7 +258,7 @@ figcaption {{ font-size: 0.85em; color: #555; }}
 <p>Identity: dlib ResNet embedding distance to the mean of each identity's reference faces (under about 0.6
 usually means the same person). Pose: yaw/pitch/roll from the 68 landmarks by solvePnP on a 3-D mean face;
 its offset is the part of the error that is the same in every frame (two people's faces fit the mean face
-differently, so most of it is the estimator's, not the swap's), tracking the part that is not, and follow the
+differently, and a model may draw every face a little tilted), tracking the part that is not, and follow the
 slope of the swap's yaw (pitch) against the original's where the head turns (nods) at least 3 degrees.
 Expression: landmark error after a similarity fit on the nose and eye corners, in inter-ocular distances.
 Jitter and flicker: mean size of the frame-to-frame second difference of the landmarks and of the face's mean

@@ -53,6 +53,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-floors", action="store_true", help="skip the originals' floors")
     parser.add_argument("--label", default="", help="a name for this run in the results")
     parser.add_argument("--keep-videos", action="store_true", help="keep the swapped videos of every checkpoint")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="at each checkpoint also measure the model rebuilding each person (convert --rebuild: "
+                             "A -> A, B -> B), the floor of its swaps' figures")
     parser.add_argument("--enhance", metavar="TIME",
                         help="at each checkpoint also train each side's face enhancer for TIME more (see tools.py "
                              "enhance) and measure both directions with -S enhance as well")
@@ -68,7 +71,7 @@ def params_from(args):
         warmup=args.warmup, loss=args.loss, from_model=args.from_model, freeze=list(args.freeze), frames=args.frames,
         eval_every=args.eval_every, distractors=args.distractors, detector=args.detector,
         floors=not args.no_floors, label=args.label, keep_videos=args.keep_videos,
-        enhance=args.enhance, detail=args.detail)
+        enhance=args.enhance, detail=args.detail, rebuild=args.rebuild)
 
 
 def run(args) -> int:

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     io.add_argument("-r", "--ref", metavar="VIDEO",
                     help="reference video for fps and audio when the input is a folder of frames")
     io.add_argument("--swap-model", action="store_true", help="swap the other way: B -> A instead of A -> B")
+    io.add_argument("--rebuild", action="store_true",
+                    help="no swap: draw each face as the same person with its own decoder (A -> A; B -> B with "
+                         "--swap-model). What the model loses of a face it knows: the floor of a swap's figures")
     io.add_argument("-R", "--frame-ranges", nargs="+", metavar="START-END",
                     help="convert only these frames (0-based, inclusive, e.g. 10-50 90-100); the rest stay as they were")
     io.add_argument("-k", "--keep-unchanged", action="store_true",

@@ -109,6 +109,24 @@ def test_convert_swaps_a_single_photo(swap_setup, tmp_path):
     assert np.abs(swapped[:90, :90] - frame[:90, :90]).mean() < 4
 
 
+def test_rebuild_draws_the_face_with_its_own_persons_decoder(swap_setup, tmp_path):
+    """--rebuild decodes A's face with A's decoder: on one photo that is what --swap-model (B -> A, also A's
+    decoder) draws, and --rebuild --swap-model (B -> B) is the plain swap's B decoder."""
+    video, _, model = swap_setup
+    import cv2
+    frame = next(iter(read_frames(video)))[1]
+    cv2.imwrite(str(tmp_path / "photo.png"), frame)
+    outs = {}
+    for name, flags in (("swap", []), ("rebuild", ["--rebuild"]), ("to_a", ["--swap-model"]),
+                        ("b_rebuilt", ["--rebuild", "--swap-model"])):
+        outs[name] = tmp_path / f"{name}.png"
+        convert("-i", tmp_path / "photo.png", "-o", outs[name], "-m", model, "--no-label", *flags)
+    image = {name: cv2.imread(str(path)).astype(np.int16) for name, path in outs.items()}
+    assert np.array_equal(image["rebuild"], image["to_a"])
+    assert np.array_equal(image["b_rebuilt"], image["swap"])
+    assert np.abs(image["rebuild"] - image["swap"])[200:330, 190:320].mean() > 2
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 def test_missing_or_corrupt_model_fails_cleanly(swap_setup, tmp_path):
     video, alignments, _ = swap_setup

@@ -112,7 +112,7 @@ def test_a_run_of_seconds_measures_both_directions_at_each_checkpoint_beside_the
     results = quality.run(quality.QualityParams(
         output=str(out), pairs=[(str(shared(AOC)), str(shared(HILL)))], checkpoints=["10s", "25s"],
         models=["lightweight"], batch_sizes=[2], option=["width=0.125", "dense=64"], frames=30, eval_every=3,
-        distractors=[], label="tiny"))
+        distractors=[], label="tiny", rebuild=True))
     saved = json.loads((out / "quality.json").read_text())
     assert saved["format"] == "faceswap-quality" and saved["label"] == "tiny"
     (run,) = saved["runs"]
@@ -121,7 +121,8 @@ def test_a_run_of_seconds_measures_both_directions_at_each_checkpoint_beside_the
     assert 10 <= first["train_seconds"] < 25 <= second["train_seconds"]
     assert 0 < first["iterations"] < second["iterations"]
     for point in (first, second):
-        for direction in ("a2b", "b2a"):
+        assert set(point["directions"]) == {"a2b", "b2a", "a2a", "b2b"}       # with each person rebuilt
+        for direction in ("a2b", "b2a", "a2a", "b2b"):
             figs = point["directions"][direction]
             assert set(figs) == set(quality.FIGURES) | {"no_face"}
             assert figs["sharpness"] is not None and 0 < figs["sharpness"] < 1.5   # a blurry 64 px face
@@ -136,4 +137,4 @@ def test_a_run_of_seconds_measures_both_directions_at_each_checkpoint_beside_the
     assert "data:image/png;base64," in page and "floor: original vs" in page
     text = quality.table(results)
     assert "lightweight b2" in text and "->" in text and "reencode" in text and "halfres" in text
-    assert "track" in text and "follow" in text
+    assert "track" in text and "follow" in text and "rebuilt" in text

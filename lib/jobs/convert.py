@@ -40,6 +40,7 @@ class ConvertParams:
     trust_alignments: bool = False               # use an alignments file made from a video of another name/size
     ref: str | None = None                       # fps and audio for a folder of frames
     swap_model: bool = False                     # B -> A instead of A -> B
+    rebuild: bool = False                        # decode each face as its own person (A -> A): the model's floor
     frame_ranges: list[str] | None = None        # "START-END" (0-based, inclusive): convert only these
     keep_unchanged: bool = False                 # images writer: also write frames with no swapped face
     detector: str = "dlib-hog"                   # for on-the-fly detection
@@ -91,12 +92,12 @@ def run(params: ConvertParams, progress: ProgressFn | None = None, cancel: Cance
                             "DIR'")
     report.check()
     model = load_model(params.model_dir)
-    direction = "b2a" if params.swap_model else "a2b"
+    direction = ("b2b" if params.swap_model else "a2a") if params.rebuild else ("b2a" if params.swap_model else "a2b")
     blender = Blender(blend_settings(params), model.output_size, model.centering, model.learns_mask,
                       params.model_dir, direction[-1])
     predictor = Predictor(model, direction, params.batch_size)
     log.info("model '%s' (%d iterations), swapping %s, mask %s, colour %s, writer %s", model.name,
-             model.iterations, "B -> A" if params.swap_model else "A -> B", params.mask_type,
+             model.iterations, f"{direction[0].upper()} -> {direction[-1].upper()}", params.mask_type,
              params.color_adjustment, writer_name)
     face_filter = identity_filter(params.filter, params.nfilter, params.ref_threshold)
     size = model.input_size

@@ -7,7 +7,9 @@ directions (A's video with B's face, B's video with A's face) and runs the evalu
 retrieval and distances, pose and expression error, landmark jitter, colour flicker, background and the
 face's sharpness ratio. With ``enhance`` (a time), each side's face enhancer (lib/jobs/enhance.py) is also
 trained that much more at each checkpoint and both directions are measured again with ``-S enhance``
-(directions ``a2b+enhance`` and ``b2a+enhance``; the enhancers' own training seconds are recorded).
+(directions ``a2b+enhance`` and ``b2a+enhance``; the enhancers' own training seconds are recorded). With
+``rebuild``, each video is also converted with its own person's decoder (convert --rebuild: directions ``a2a``
+and ``b2b``, evaluated with that person as the target): the model's floor, what a swap by it cannot beat.
 
 The figures have floors: the pose estimator and the landmark tracker are noisy, more so on a soft face. So
 each original video is also evaluated against two copies of itself: a plain re-encode (what convert's
@@ -96,6 +98,7 @@ class QualityParams:
     keep_videos: bool = False                         # keep the swapped videos of every checkpoint
     enhance: Optional[str] = None                     # train each side's face enhancer this much more per checkpoint
     detail: float = DETAIL                            # convert's --detail
+    rebuild: bool = False                             # also measure A -> A and B -> B at each checkpoint
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -315,10 +318,13 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
                                                             ws / "faces_b", ws / "a_alignments.json", f"{tag}_a2b")
                 point["directions"]["b2a"] = bench.evaluate(stage, clips[b], ws / "b2a.mp4", ws / "faces_b",
                                                             ws / "faces_a", ws / "b_alignments.json", f"{tag}_b2a")
+                if params.rebuild:
+                    _rebuilt(bench, stage, ws, clips[a], clips[b], tag, point)
                 if params.enhance:
                     point["enhance_seconds"] = _enhanced(bench, stage, ws, clips[a], clips[b], tag, point)
                 if params.keep_videos:
-                    for direction in ("a2b", "b2a") + (("a2b+enhance", "b2a+enhance") if params.enhance else ()):
+                    for direction in (("a2b", "b2a") + (("a2a", "b2b") if params.rebuild else ())
+                                      + (("a2b+enhance", "b2a+enhance") if params.enhance else ())):
                         name = direction.replace("+", "_")
                         shutil.copyfile(ws / f"{name}.mp4", ws / f"{name}_{int(target)}s.mp4")
                 entry["checkpoints"].append(point)
@@ -331,6 +337,24 @@ def run(params: QualityParams, progress: ProgressFn | None = None, cancel: Cance
     bench.results["total_seconds"] = round(time.perf_counter() - started, 1)
     bench.save()
     return bench.results
+
+
+def _rebuilt(bench: _Run, stage: str, ws: Path, clip_a: Path, clip_b: Path, tag: str, point: dict) -> None:
+    """Each video converted with its own person's decoder (A -> A, B -> B) and evaluated with that person as
+    the target (and the other as "the original person"): what the model loses of a face with no change of
+    person."""
+    from lib.jobs import convert
+    for side, original in (("a", clip_a), ("b", clip_b)):
+        direction, other = f"{side}2{side}", "b" if side == "a" else "a"
+        bench.say(stage, f"rebuilding {side.upper()}'s video with {side.upper()}'s own decoder")
+        video = ws / f"{direction}.mp4"
+        convert.run(convert.ConvertParams(input=str(original), output=str(video), model_dir=str(ws / "model"),
+                                          alignments=str(ws / f"{side}_alignments.json"), swap_model=side == "b",
+                                          rebuild=True, no_label=True, detail=bench.params.detail),
+                    bench.forward(stage), bench.cancel)
+        point["directions"][direction] = bench.evaluate(stage, original, video, ws / f"faces_{other}",
+                                                        ws / f"faces_{side}", ws / f"{side}_alignments.json",
+                                                        f"{tag}_{direction}")
 
 
 def _enhanced(bench: _Run, stage: str, ws: Path, clip_a: Path, clip_b: Path, tag: str, point: dict) -> dict:
@@ -432,10 +456,12 @@ def _series(results: dict):
         names = run_["names"]
         for direction, original, text in (("a2b", a, f"{names[0]}->{names[1]}"),
                                           ("b2a", b, f"{names[1]}->{names[0]}"),
+                                          ("a2a", a, f"{names[0]} rebuilt"),
+                                          ("b2b", b, f"{names[1]} rebuilt"),
                                           ("a2b+enhance", a, f"{names[0]}->{names[1]} +enhance"),
                                           ("b2a+enhance", b, f"{names[1]}->{names[0]} +enhance")):
             points = [(p, p["directions"][direction]) for p in run_["checkpoints"] if direction in p["directions"]]
-            if points or "+" not in direction:
+            if points or direction in ("a2b", "b2a"):
                 yield f"{run_['variant']}: {text}", original, points
 
 
