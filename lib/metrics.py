@@ -128,8 +128,8 @@ def pose_split(original: list[np.ndarray], swapped: list[np.ndarray]) -> dict[st
     after taking the offset out), plus how far the swap turns when the head turns (``follow_yaw``,
     ``follow_pitch``: slopes, 1 = all the way).
 
-    Different people's landmarks fit a mean 3-D face differently (a longer nose reads as a nod), so a swap's
-    constant offset is largely that bias of the estimator, which the whole error mixes in; a swap that stays
+    Different people's landmarks fit a mean 3-D face differently (a longer nose reads as a nod), and a model
+    may draw every face a little tilted: both are steady, and both land in the offset. A swap that stays
     frontal while the head turns shows in tracking and follow. ``original``/``swapped``: model -> camera
     rotations (:func:`pose_rotation`) of the same frames.
     """

@@ -262,6 +262,7 @@ class Evaluation:
 
 
 def _rotations(landmarks: np.ndarray, size) -> list:
+    """Head rotation of each face's landmarks (None where solvePnP finds none)."""
     from lib import metrics
     out = []
     for points in landmarks:
