@@ -118,5 +118,6 @@ def test_summary_fits_one_screen_and_names_the_headline_figures():
     assert len(lines) <= 24 and max(map(len, lines)) <= 120
     for words in ("identity retrieval B", "100.0% of the 11 frames with a swapped face are nearest to B",
                   "1 frame(s), e.g. frame 10",
-                  "angle 2.30", "1.90 the same in every frame", "0.80 the rest", "yaw 0.62  pitch n/a", "mouth 0.050", "SSIM 0.9900", "n/a"):
+                  "angle 2.30", "1.90 the same in every frame", "0.80 the rest", "yaw 0.62  pitch n/a",
+                  "mouth 0.050", "SSIM 0.9900", "n/a"):
         assert words in text, words

@@ -81,8 +81,8 @@ def test_figures_come_from_the_evaluate_summary():
                "frames": {"evaluated": 10, "no_face_in_output": 1}}
     figs = quality.figures(summary)
     assert figs == {"retrieval": 0.9, "distance_target": 0.4, "distance_source": 0.7, "pose": 5.5,
-                    "pose_tracking": 1.5, "follow_yaw": 0.6, "expression": 0.05, "jitter": 0.03, "flicker": 1.2, "sharpness": 0.25, "background": 0.99,
-                    "no_face": 0.1}
+                    "pose_tracking": 1.5, "follow_yaw": 0.6, "expression": 0.05, "jitter": 0.03, "flicker": 1.2,
+                    "sharpness": 0.25, "background": 0.99, "no_face": 0.1}
     older = quality.figures({**summary, "sharpness": None})          # a report from before sharpness
     assert math.isnan(older["sharpness"])
     older = quality.figures({**summary, "pose": {"angle": 5.5}})      # before the pose error was split
