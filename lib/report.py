@@ -25,14 +25,14 @@ VERSION = 1
 
 
 # ---------------------------------------------------------------------------------------------- JSON
-def _clean(value):
+def json_safe(value):
     """JSON-safe copy: NumPy scalars/arrays to Python, NaN/inf to None (JSON has no NaN)."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
+        return json_safe(value.tolist())
     if isinstance(value, (np.floating, float)):
         value = float(value)
         return round(value, 6) if math.isfinite(value) else None
@@ -44,7 +44,7 @@ def _clean(value):
 
 
 def to_json(report: dict) -> bytes:
-    return json.dumps(_clean(report), indent=1).encode()
+    return json.dumps(json_safe(report), indent=1).encode()
 
 
 # ---------------------------------------------------------------------------------------------- plots

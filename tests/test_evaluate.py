@@ -37,6 +37,20 @@ def test_original_against_itself_has_no_pose_error_and_reads_as_a(tmp_path):
     assert len(check_html_report(out / "report.html")) == 3
 
 
+def test_the_job_returns_the_report_as_strict_json(tmp_path):
+    """The service sends the summary on as JSON to browsers and gRPC clients, and JSON has no NaN: a figure
+    that cannot be measured (here: jitter and follow, from only 2 frames) must come back as None."""
+    from lib.jobs import evaluate
+    video = str(shared("barack_obama", "video_obama_short.mp4"))
+    result = evaluate.run(evaluate.EvaluateParams(original=video, swapped=video, ref_a=[str(shared("barack_obama"))],
+                                                  ref_b=[str(shared("jerry_seinfeld"))], output=str(tmp_path / "r"),
+                                                  every_n=150))
+    summary = result["report"]["summary"]
+    assert summary["frames"]["evaluated"] == 2
+    assert summary["pose"]["follow_yaw"] is None and summary["stability"]["landmark_jitter"]["swapped"] is None
+    json.dumps(result, allow_nan=False)
+
+
 def test_video_of_b_is_retrieved_as_b(tmp_path, faces_of):
     """Katie Hill's video as the "swapped" video of Ocasio-Cortez's: every frame must be nearest to B."""
     faces_a, faces_b = faces_of(AOC, 4), faces_of(HILL, 4)

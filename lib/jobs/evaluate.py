@@ -326,6 +326,8 @@ def run(params: EvaluateParams, progress: ProgressFn | None = None, cancel: Canc
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, html_path = report.write(result, out_dir, evaluation.strip_images())
     log.info("report written to %s and %s", json_path, html_path)
+    # as report.json has it (NaN -> None): the service sends the summary on as JSON, which has no NaN
+    result = report.json_safe(result)
     return {"report": result, "rows": [list(row) for row in report.summary_rows(result)],
             "json": str(json_path), "html": str(html_path)}
 
