@@ -96,7 +96,11 @@ def rotation_angle(rot_a: np.ndarray, rot_b: np.ndarray) -> float:
 
 def pose_error(original: np.ndarray, swapped: np.ndarray, size: tuple[int, int]) -> dict[str, float]:
     """Head pose difference between two faces' landmarks: |d yaw|, |d pitch|, |d roll| and the total angle."""
-    rot_o, rot_s = pose_rotation(original, size), pose_rotation(swapped, size)
+    return rotation_difference(pose_rotation(original, size), pose_rotation(swapped, size))
+
+
+def rotation_difference(rot_o: np.ndarray, rot_s: np.ndarray) -> dict[str, float]:
+    """:func:`pose_error` of two head rotations already fitted (:func:`pose_rotation`)."""
     diff = np.abs(euler_angles(rot_s) - euler_angles(rot_o))
     diff = np.minimum(diff, 360.0 - diff)
     return {"yaw": float(diff[0]), "pitch": float(diff[1]), "roll": float(diff[2]),

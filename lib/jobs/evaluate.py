@@ -131,6 +131,7 @@ class Evaluation:
         self.records: list[dict] = []
         self.landmarks = {k: np.full((samples, 68, 2), np.nan) for k in ("original", "swapped")}
         self.colours = {k: np.full((samples, 3), np.nan) for k in ("original", "swapped")}
+        self.rotations: list[tuple] = []   # (original, swapped) head rotations of the frames with a pose in both
         self.original_nearest: list[str] = []
         self.best: list = []     # heaps of (key, counter, caption, thumbnail)
         self.worst: list = []
@@ -162,7 +163,10 @@ class Evaluation:
             self.landmarks["swapped"][slot] = face_s.landmarks
         if face_o is not None and face_s is not None:
             try:
-                record["pose"] = metrics.pose_error(face_o.landmarks, face_s.landmarks, self.size)
+                rotations = (metrics.pose_rotation(face_o.landmarks, self.size),
+                             metrics.pose_rotation(face_s.landmarks, self.size))
+                record["pose"] = metrics.rotation_difference(*rotations)
+                self.rotations.append(rotations)
             except ValueError as err:      # degenerate landmarks: no pose for this frame, the rest still counts
                 log.debug("frame %s: %s", frame.name, err)
             record["expression"] = metrics.expression_error(face_o.landmarks, face_s.landmarks)
@@ -192,15 +196,6 @@ class Evaluation:
                 heapq.heappush(heap, entry)
             else:
                 heapq.heappushpop(heap, entry)
-
-    def _pose_split(self, n: int) -> dict:
-        """metrics.pose_split over the frames with a head pose in both videos."""
-        from lib import metrics
-        both = np.isfinite(self.landmarks["original"][:n, 0, 0]) & np.isfinite(self.landmarks["swapped"][:n, 0, 0])
-        pairs = [(o, s) for o, s in zip(_rotations(self.landmarks["original"][:n][both], self.size),
-                                        _rotations(self.landmarks["swapped"][:n][both], self.size))
-                 if o is not None and s is not None]
-        return metrics.pose_split([o for o, _ in pairs], [s for _, s in pairs])
 
     def strip_images(self):
         best = [entry[2][1:] for entry in sorted(self.best, key=lambda e: -e[0])]
@@ -247,7 +242,7 @@ class Evaluation:
                 "original_retrieval_a": metrics.retrieval(originals, self.names, "A") if len(originals)
                 else float("nan")},
             "pose": {**{k: mean(records, "pose", k) for k in ("yaw", "pitch", "roll", "angle")},
-                     **self._pose_split(n)},
+                     **metrics.pose_split([o for o, _ in self.rotations], [s for _, s in self.rotations])},
             "expression": {k: mean(records, "expression", k) for k in ("mouth", "eyes", "all")},
             "stability": {
                 "landmark_jitter": {"original": jitter["original"], "swapped": jitter["swapped"],
@@ -259,18 +254,6 @@ class Evaluation:
                            "ssim_min": min((r["background"]["ssim"] for r in records
                                             if np.isfinite(r["background"]["ssim"])), default=float("nan"))},
         }
-
-
-def _rotations(landmarks: np.ndarray, size) -> list:
-    """Head rotation of each face's landmarks (None where solvePnP finds none)."""
-    from lib import metrics
-    out = []
-    for points in landmarks:
-        try:
-            out.append(metrics.pose_rotation(points, size))
-        except ValueError:
-            out.append(None)
-    return out
 
 
 def _ratio(a: float, b: float) -> float:
