@@ -26,7 +26,9 @@ VERSION = 1
 
 # ---------------------------------------------------------------------------------------------- JSON
 def json_safe(value):
-    """JSON-safe copy: NumPy scalars/arrays to Python, NaN/inf to None (JSON has no NaN)."""
+    """JSON-safe copy: NumPy scalars/arrays to Python, paths to text, NaN/inf to None (JSON has no NaN)."""
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

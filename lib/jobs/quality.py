@@ -43,6 +43,7 @@ import numpy as np
 from lib.convert import DETAIL, check_detail
 from lib.errors import FaceswapError
 from lib.jobs import Cancel, Progress, ProgressFn
+from lib.report import json_safe
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ class _Run:
 
     def save(self) -> None:
         from lib.fileio import atomic_write_bytes
-        atomic_write_bytes(self.out / "quality.json", json.dumps(_clean(self.results), indent=1).encode())
+        atomic_write_bytes(self.out / "quality.json", json.dumps(json_safe(self.results), indent=1).encode())
         png = plot(self.results)
         atomic_write_bytes(self.out / "quality.png", png)
         atomic_write_bytes(self.out / "quality.html", page(self.results, png).encode())
@@ -425,21 +426,6 @@ def _machine() -> dict:
     from lib.machine import cpu_name, load_average
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "load_at_start": load_average(),
             "python": platform.python_version()}
-
-
-def _clean(value):
-    """JSON-safe: NaN/inf become null."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), 6) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def _fmt(value, spec=".3f") -> str:
