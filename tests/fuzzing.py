@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from lib.errors import FaceswapError
 
-# Cases per loader in `make test`; FACESWAP_FUZZ_CASES=20000 digs deeper (e.g. before a release), and
+# Cases per loader in `make test-all`; FACESWAP_FUZZ_CASES=20000 digs deeper (e.g. before a release), and
 # FACESWAP_FUZZ_SEED=N draws other cases than CI's (the same ones again with the same N).
 CASES = int(os.environ.get("FACESWAP_FUZZ_CASES", 3000))
 SEED = os.environ.get("FACESWAP_FUZZ_SEED")

@@ -1,11 +1,14 @@
 """tools.py bench: one command over the areas' benchmark functions, a table and a JSON file."""
 import json
 
+import pytest
+
 from conftest import assert_clean_failure, run_cli
 
 from scripts.tools import bench
 
 
+@pytest.mark.slow
 def test_bench_measures_every_stage_in_child_processes_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = run_cli("tools.py", "bench", "--frames", 12, "--repeats", 2, "-t", "lightweight", "-b", 2,

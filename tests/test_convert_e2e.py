@@ -39,6 +39,7 @@ def _frames(path, indices):
     return out
 
 
+@pytest.mark.slow
 def test_convert_keeps_frames_fps_audio_and_tags_and_changes_only_the_face(swap_setup, tmp_path):
     video, alignments, model = swap_setup
     out = tmp_path / "swapped.mp4"
@@ -68,6 +69,7 @@ def test_frame_ranges_convert_only_those_frames(swap_setup, tmp_path):
     assert np.abs(after[150][-40:, -200:] - before[150][-40:, -200:]).mean() < 2.5      # no label
 
 
+@pytest.mark.slow
 def test_images_writer_drops_unconverted_frames_unless_keep_unchanged(swap_setup, tmp_path):
     video, alignments, model = swap_setup
     convert("-i", video, "-o", tmp_path / "only", "-m", model, "-p", alignments,
@@ -79,6 +81,7 @@ def test_images_writer_drops_unconverted_frames_unless_keep_unchanged(swap_setup
     assert len(list((tmp_path / "all").iterdir())) == 200
 
 
+@pytest.mark.slow
 def test_convert_detects_faces_on_the_fly_for_a_folder_of_frames_with_a_reference_video(swap_setup, tmp_path):
     video, _, model = swap_setup
     import cv2
@@ -109,6 +112,7 @@ def test_convert_swaps_a_single_photo(swap_setup, tmp_path):
     assert np.abs(swapped[:90, :90] - frame[:90, :90]).mean() < 4
 
 
+@pytest.mark.slow
 def test_rebuild_draws_the_face_with_its_own_persons_decoder(swap_setup, tmp_path):
     """--rebuild decodes A's face with A's decoder: on one photo that is what --swap-model (B -> A, also A's
     decoder) draws, and --rebuild --swap-model (B -> B) is the plain swap's B decoder."""
@@ -169,6 +173,7 @@ def test_unwritable_output_fails_cleanly_and_an_existing_output_survives(swap_se
     assert not (readonly / "out.mp4").exists()
 
 
+@pytest.mark.slow
 def test_a_failure_mid_video_leaves_no_partial_output(swap_setup, tmp_path):
     """A corrupt frame half-way through a folder: the run stops with one line, the old output is untouched."""
     video, _, model = swap_setup
@@ -188,6 +193,7 @@ def test_a_failure_mid_video_leaves_no_partial_output(swap_setup, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames", "out.mp4"]
 
 
+@pytest.mark.slow
 def test_predicted_mask_needs_and_uses_a_model_that_learns_a_mask(swap_setup, faces_of, tmp_path):
     video, alignments, model = swap_setup
     proc = run_cli("faceswap.py", "convert", "-i", video, "-o", tmp_path / "x.mp4", "-m", model, "-p", alignments,

@@ -97,6 +97,7 @@ def pasted(faces_of):
     return results
 
 
+@pytest.mark.slow
 def test_the_band_brings_back_the_sharpness_a_64px_face_cannot_have(pasted):
     assert pasted[0.0]["sharpness"] < 0.2             # measured 0.09: the most a 64 px face can have here
     assert pasted[DETAIL]["sharpness"] > 0.5          # measured 0.73

@@ -64,6 +64,7 @@ def test_a_turned_head_is_found(photo, truth):
         expected, axis=0).max()
 
 
+@pytest.mark.slow
 def test_tracking_follows_a_head_tilting_to_its_side():
     """40 frames of a real clip tilting 0 -> 90 degrees; the detector runs every 8 frames, tracking between:
     every frame keeps its one face, landmarked as in the upright frame (turned the same way)."""

@@ -17,6 +17,7 @@ def _evaluate(tmp_path, original, swapped, ref_a, ref_b, *extra):
     return proc, doc, out
 
 
+@pytest.mark.slow
 def test_original_against_itself_has_no_pose_error_and_reads_as_a(tmp_path):
     video = shared("barack_obama", "video_obama_short.mp4")
     proc, doc, out = _evaluate(tmp_path, video, video, [shared("barack_obama")], [shared("jerry_seinfeld")],
@@ -37,6 +38,7 @@ def test_original_against_itself_has_no_pose_error_and_reads_as_a(tmp_path):
     assert len(check_html_report(out / "report.html")) == 3
 
 
+@pytest.mark.slow
 def test_the_job_returns_the_report_as_strict_json(tmp_path):
     """The service sends the summary on as JSON to browsers and gRPC clients, and JSON has no NaN: a figure
     that cannot be measured (here: jitter and follow, from only 2 frames) must come back as None."""
@@ -51,6 +53,7 @@ def test_the_job_returns_the_report_as_strict_json(tmp_path):
     json.dumps(result, allow_nan=False)
 
 
+@pytest.mark.slow
 def test_video_of_b_is_retrieved_as_b(tmp_path, faces_of):
     """Katie Hill's video as the "swapped" video of Ocasio-Cortez's: every frame must be nearest to B."""
     faces_a, faces_b = faces_of(AOC, 4), faces_of(HILL, 4)
@@ -67,6 +70,7 @@ def test_video_of_b_is_retrieved_as_b(tmp_path, faces_of):
     check_html_report(out / "report.html")
 
 
+@pytest.mark.slow
 def test_tiny_model_swap_gives_sane_numbers(tmp_path, faces_of):
     """Train a tiny model a few steps, convert, evaluate with the original's alignments."""
     faces_a, faces_b = faces_of(AOC, 4), faces_of(HILL, 4)

@@ -69,6 +69,7 @@ def test_size_centering_and_no_faces_options(clip, tmp_path):
     assert not (tmp_path / "none").exists() and Alignments.load(tmp_path / "b.json").face_count() == 2
 
 
+@pytest.mark.slow
 def test_skip_existing_resumes_and_keeps_a_backup(clip, tmp_path):
     out, path = tmp_path / "faces", tmp_path / "a.json"
     run_cli("faceswap.py", "extract", "-i", clip, "-o", out, "-p", path, "-n", 2)
@@ -104,6 +105,7 @@ def talking_heads(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("relpath", TALKING_HEADS)
 def test_talking_head_video_has_one_face_in_98_percent_of_frames(talking_heads, relpath):
     stem = Path(relpath).stem
@@ -175,6 +177,7 @@ def _two_people_folder(folder, count=6):
                                                                np.zeros((360, 280, 3), np.uint8)]))
 
 
+@pytest.mark.slow
 def test_automatic_identity_keeps_only_the_main_person(tmp_path):
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -218,6 +221,7 @@ def _write(path, data):
     return path
 
 
+@pytest.mark.slow
 def test_bad_inputs_fail_with_one_line_and_never_clobber_alignments(clip, tmp_path):
     existing = tmp_path / "keep.json"
     run_cli("faceswap.py", "extract", "-i", clip, "-o", tmp_path / "good", "-p", existing, "-n", 25)
@@ -263,6 +267,7 @@ def test_bad_options_fail_clearly(clip, tmp_path):
     assert_clean_failure(proc, "folder for the alignments")
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_its_work_and_skip_existing_finishes_it(tmp_path):
     import signal
     import subprocess

@@ -93,6 +93,7 @@ def test_extractor_faces_gives_the_full_result_for_one_frame(photo):
     assert Extractor(min_size=400).faces(photo) == []
 
 
+@pytest.mark.slow
 def test_tracking_follows_the_face_like_detection_but_detects_far_less():
     from lib.extractor import Extractor
     from lib.video import Source

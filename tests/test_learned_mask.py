@@ -156,6 +156,7 @@ def test_training_samples_use_the_learned_mask_as_the_loss_mask(tmp_path, faces_
     assert masks[..., 1].any() and masks[..., 2].any()            # eyes and mouth still from the landmarks
 
 
+@pytest.mark.slow
 def test_the_mask_model_saves_and_loads_as_a_model_folder(tmp_path):
     from lib.model.mask_net import MaskModel
     model = MaskModel.new({"size": 32, "width": 4})

@@ -30,6 +30,7 @@ def batches(faces, network, seed):
     return out["a"], out["b"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 def test_plugin_trains_saves_reloads_and_continues_with_same_loss(case, faces_of, tmp_path):
     plugin = case.replace("-liae", "").replace("-128", "")
@@ -90,6 +91,7 @@ def test_lightweight_output_size_is_64_or_128_and_an_older_model_loads_as_64(tmp
     assert store.load_model(tmp_path, "lightweight").output_size == 64
 
 
+@pytest.mark.slow
 def test_mixed_float16_training_uses_loss_scaling_and_restores_its_state(tmp_path):
     """The GPU precision path (float16 with a loss-scale optimizer), run on the CPU with a tiny model."""
     network = build_network("lightweight", TINY, "mixed_float16")

@@ -150,6 +150,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_of_saving_always_leaves_a_loadable_model(tmp_path):
     """Ten processes saving 32 MB models in a loop are SIGKILLed at random moments; the file always loads
     and its weights match its own iteration count (never half of one save and half of another)."""

@@ -55,6 +55,7 @@ def test_a_blurred_or_half_resolution_face_keeps_a_fraction_of_its_sharpness():
     assert metrics.sharpness(blurred, region) / sharp < 0.2
 
 
+@pytest.mark.slow
 def test_evaluate_reports_a_sharpness_ratio_of_one_for_the_original_itself(tmp_path):
     video = shared("barack_obama", "video_obama_short.mp4")
     out = tmp_path / "report"
@@ -89,6 +90,7 @@ def test_figures_come_from_the_evaluate_summary():
     assert older["pose"] == 5.5 and math.isnan(older["pose_tracking"]) and math.isnan(older["follow_yaw"])
 
 
+@pytest.mark.slow
 def test_an_earlier_run_or_a_missing_video_is_refused(tmp_path):
     (tmp_path / "old" / "work").mkdir(parents=True)
     proc = run_cli("tools.py", "bench", "--quality", "--out", tmp_path / "old", "--checkpoints", "1s", check=False)

@@ -157,6 +157,7 @@ def test_jobs_queued_before_a_restart_all_run_after_it(tmp_path):
         q2._worker.stop()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_s_job_is_put_back_and_resumes(tmp_path):
     """kill -9 the worker process: its job's child dies with it; a new worker's reaper resumes the job."""
     data = tmp_path / "data"

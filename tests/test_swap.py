@@ -21,6 +21,7 @@ def clips(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_swap_makes_the_video_and_a_second_call_resumes_the_same_model(clips, tmp_path):
     a, b = clips
     out, ws = tmp_path / "swapped.mp4", tmp_path / "ws"
@@ -38,6 +39,7 @@ def test_swap_makes_the_video_and_a_second_call_resumes_the_same_model(clips, tm
     assert probe(out).frame_count == info.frame_count
 
 
+@pytest.mark.slow
 def test_swap_with_a_missing_input_fails_cleanly(clips, tmp_path):
     proc = run_cli("faceswap.py", "swap", "-a", clips[0], "-b", tmp_path / "nobody", "-o", tmp_path / "o.mp4",
                    check=False)
@@ -52,6 +54,7 @@ def test_swap_with_a_missing_input_fails_cleanly(clips, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_swap_takes_a_folder_of_photos_for_b(clips, tmp_path):
     out = tmp_path / "from_photos.mp4"
     proc = run_cli("faceswap.py", "swap", "-a", clips[0], "-b", shared("jennifer_aniston"), "-o", out, "-i", 2,

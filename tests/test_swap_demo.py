@@ -5,11 +5,13 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 from lib.provenance import is_tagged
 from lib.video import probe, read_metadata
 
 
+@pytest.mark.slow
 def test_demo_swaps_the_sample_portraits_and_says_where_the_video_is(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "scripts.demo", "--iterations", "2", "--enhance", "2s",
                            "--seconds", "1", "--out-dir", str(tmp_path)],

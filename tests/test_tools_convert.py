@@ -30,6 +30,7 @@ def preview(*args, check=True):
     return run_cli("tools.py", "preview", *args, check=check)
 
 
+@pytest.mark.slow
 def test_preview_grid_shows_each_setting_on_sample_faces(model, faces_of, tmp_path):
     grid = tmp_path / "grid.png"
     preview("-i", shared(JAMIE), "-p", faces_of(JAMIE).parent / "alignments.json", "-m", model, "-o", grid,
@@ -47,6 +48,7 @@ def test_preview_grid_shows_each_setting_on_sample_faces(model, faces_of, tmp_pa
     assert np.abs(cells["color none"] - cells["base"])[centre].mean() > 3
 
 
+@pytest.mark.slow
 def test_preview_compares_detail_values_and_the_band_sharpens_the_face(model, faces_of, tmp_path):
     grid = tmp_path / "grid.png"
     preview("-i", shared(JAMIE), "-p", faces_of(JAMIE).parent / "alignments.json", "-m", model, "-o", grid,
@@ -60,6 +62,7 @@ def test_preview_compares_detail_values_and_the_band_sharpens_the_face(model, fa
     assert np.abs(fine[2] - fine[0]).mean() < 0.7 * np.abs(fine[1] - fine[0]).mean()
 
 
+@pytest.mark.slow
 def test_preview_detects_faces_when_there_is_no_alignments_file(model, tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()
@@ -72,6 +75,7 @@ def test_preview_detects_faces_when_there_is_no_alignments_file(model, tmp_path)
     assert image.shape[0] == 36 + 2 * 200 and image.shape[1] >= 6 * 200   # every mask and colour plugin shown
 
 
+@pytest.mark.slow
 def test_preview_bad_input_is_one_clear_line_and_writes_nothing(model, tmp_path):
     grid = tmp_path / "grid.png"
     assert_clean_failure(preview("-i", shared(JAMIE), "-m", tmp_path / "none", "-o", grid, check=False))
@@ -84,6 +88,7 @@ def test_preview_bad_input_is_one_clear_line_and_writes_nothing(model, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_seed_workflow_convert_swaps_only_the_faces_left_after_remove_faces(model, faces_of, tmp_path):
     faces = tmp_path / "faces"
     shutil.copytree(faces_of(JAMIE), faces)

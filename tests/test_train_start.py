@@ -30,6 +30,7 @@ def part_weights(model_dir) -> dict[str, list[np.ndarray]]:
     return {name: [np.asarray(v.numpy()) for v in variables] for name, variables in transfer.parts(network).items()}
 
 
+@pytest.mark.slow
 def test_time_budget_stops_and_saves_and_iterations_stop_first_when_fewer(faces_of, tmp_path):
     model = tmp_path / "model"
     timed = train_job.run(params(faces_of, model, iterations=100000, time="4s"))
@@ -43,6 +44,7 @@ def test_time_budget_stops_and_saves_and_iterations_stop_first_when_fewer(faces_
                                                                    abs=0.11)
 
 
+@pytest.mark.slow
 def test_schedule_is_saved_and_a_resumed_model_continues_it(faces_of, tmp_path):
     model = tmp_path / "model"
     expected = Schedule(5e-5, "cosine", warmup=2, steps=10, floor=0.1)
@@ -96,6 +98,7 @@ def test_copy_takes_what_fits_by_part_place_and_shape():
         transfer.frozen_variables(target, ["decoder"])
 
 
+@pytest.mark.slow
 def test_pretrain_mixes_many_people_from_sub_folders(faces_of, tmp_path):
     people = tmp_path / "people"
     people.mkdir()
@@ -112,6 +115,7 @@ def test_pretrain_mixes_many_people_from_sub_folders(faces_of, tmp_path):
                                             **TINY))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extra, words", [
     (["--time", "30x"], ["--time 30x", "1h30m"]),
     (["--lr-schedule", "sine"], ["--lr-schedule sine", "cosine"]),
@@ -156,6 +160,7 @@ def test_swap_trains_for_its_time_from_a_trained_model_then_converts(faces_of, t
     assert all(np.array_equal(a, b) for a, b in zip(kept, part_weights(result["model_dir"])["encoder"]))
 
 
+@pytest.mark.slow
 def test_train_cli_stops_when_its_time_is_up(faces_of, tmp_path):
     proc = run_cli("faceswap.py", "train", "-A", faces_of(AOC, 4), "-B", faces_of(HILL, 4), "-m", tmp_path / "m",
                    "-t", "lightweight", "-O", "width=0.125", "-O", "dense=64", "-b", "2", "--time", "6s")

@@ -59,6 +59,7 @@ def _valid_face(landmarks, matrix):
 
 
 # ---------------------------------------------------------------------------------------------- alignments
+@pytest.mark.slow
 def test_fuzzed_alignments_files_load_valid_or_fail_with_our_error(folders):
     good = Alignments({"path": "clip.mp4", "frame_count": 3, "fps": 25.0, "width": 640, "height": 360})
     good.frames = {"clip_000000.png": [_face()], "clip_000001.png": [], "clip_000002.png": [_face(5), _face(9)]}
@@ -89,6 +90,7 @@ def test_fuzzed_alignments_files_load_valid_or_fail_with_our_error(folders):
 
 
 # ---------------------------------------------------------------------------------------------- face PNGs
+@pytest.mark.slow
 def test_fuzzed_face_pngs_load_valid_metadata_or_fail_with_our_error(folders):
     from lib.faces import FaceMeta
     face = _face()
@@ -140,6 +142,7 @@ def test_fuzzed_face_pngs_load_valid_metadata_or_fail_with_our_error(folders):
 
 
 # ---------------------------------------------------------------------------------------------- models
+@pytest.mark.slow
 def test_fuzzed_model_files_load_valid_or_fail_with_our_error(folders):
     weights = [np.full((8, 4), 0.5, np.float32), np.full((4,), 0.25, np.float32)]
     meta = {"plugin": "original", "settings": {"width": 0.5}, "iterations": 12, "input_size": 64,
@@ -196,6 +199,7 @@ def _state_schema() -> dict:
             "properties": {"version": {"const": 2}, "extract_a": entry, "extract_b": entry}}
 
 
+@pytest.mark.slow
 def test_fuzzed_workspace_state_is_kept_valid_or_dropped_with_a_warning(folders):
     from lib.jobs.swap import STAGES, Workspace, fingerprint
     video = folders / "a.mp4"
@@ -319,6 +323,7 @@ def _toml_value(value) -> str:
     return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+@pytest.mark.slow
 def test_fuzzed_config_files_give_the_command_line_values_or_fail_with_our_error(folders):
     from lib import config
     from lib.gui.forms import defaults_toml, parse
@@ -435,6 +440,7 @@ def _claim_size(data: bytes, ext: str, width: int, height: int) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.slow
 def test_fuzzed_images_decode_within_the_pixel_limit_or_fail_with_our_error(folders, monkeypatch):
     limit = 4_000_000                     # settable: a low one keeps claims near it cheap to test
     monkeypatch.setenv("FACESWAP_MAX_IMAGE_PIXELS", str(limit))

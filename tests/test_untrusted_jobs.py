@@ -90,6 +90,7 @@ def test_skip_existing_refuses_the_alignments_of_another_video_of_the_same_name(
     assert alignments.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_convert_refuses_alignments_of_footage_of_another_size_or_name(faces_of, tmp_path, model):
     video = tmp_path / "clip.mp4"
     shutil.copy(shared(CLIP), video)
@@ -111,6 +112,7 @@ def test_convert_refuses_alignments_of_footage_of_another_size_or_name(faces_of,
 
 
 # ---------------------------------------------------------------------------------------------- 4. silent wrong output
+@pytest.mark.slow
 def test_faces_outside_their_frame_are_not_counted_as_swapped(faces_of, tmp_path, model):
     alignments = Alignments.load(faces_of(CLIP, 10).parent / "alignments.json")
     for faces in alignments.frames.values():
@@ -124,6 +126,7 @@ def test_faces_outside_their_frame_are_not_counted_as_swapped(faces_of, tmp_path
     assert "13 face(s) of the alignments file lie outside their frame" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_model_whose_outputs_overflow_is_refused_before_convert_writes_a_frame(tmp_path):
     from lib.model import store
     from lib.model.network import build_network
@@ -151,6 +154,7 @@ def test_temp_pngs_of_a_killed_extract_are_cleaned_by_the_next_and_never_block_t
     assert len(data.check_folder(faces, "A")) == 26
 
 
+@pytest.mark.slow
 def test_temp_video_and_frames_of_a_killed_convert_are_cleaned_by_the_next(tmp_path, model):
     out = tmp_path / "out"
     out.mkdir()
