@@ -83,7 +83,7 @@ def test_enhance_trains_saves_continues_and_convert_uses_it(faces_of, swap_model
     meta = store.read_meta(enh.folder(swap_model, "b"))
     assert meta["plugin"] == enh.PLUGIN and meta["iterations"] == 4 and meta["output_size"] == result["output_size"]
     again = enhance_job.run(enhance_job.EnhanceParams(model_dir=str(swap_model), input=str(faces_of(HILL, 4)),
-                                                      iterations=2, batch_size=2))
+                                                      iterations=2, batch_size=2, model_share=0.5))
     assert again["iterations"] == 6 and again["scale"] == result["scale"]
     assert store.load_model(swap_model).iterations == 3       # the swap model itself is untouched
 
@@ -137,12 +137,19 @@ def test_training_batches_are_float32_pairs_of_the_right_sizes():
     rng = np.random.default_rng(3)
     faces = rng.integers(0, 256, (5, 96, 96, 3), dtype=np.uint8)
     rebuilt = rng.random((5, 32, 32, 3)).astype(np.float32)
-    for pairs in (enh.Pairs(faces), enh.Pairs(faces, rebuilt)):
+    for pairs in (enh.Pairs(faces), enh.Pairs(faces, rebuilt, 0.5)):
         for _ in range(6):          # flips, colour shifts and degradations are drawn at random
             small, big = pairs.batch(4, 3, rng)
             assert small.shape == (4, 32, 32, 3) and big.shape == (4, 96, 96, 3)
             assert small.dtype == big.dtype == np.float32
             assert 0 <= small.min() and small.max() <= 1 and 0 <= big.min() and big.max() <= 1
+    flat = np.full((5, 32, 32, 3), 0.5, np.float32)     # a rebuild with no detail: each channel one value
+    for share, uses_model in ((0.0, False), (1.0, True)):
+        small, _ = enh.Pairs(faces, flat, share).batch(8, 3, rng)
+        spread = small.reshape(8, -1, 3).std(axis=1).max()
+        assert (spread < 1e-4) == uses_model, f"model_share {share}: the inputs are not what it says"
+    with pytest.raises(FaceswapError, match="--model-share must be from 0 to 1"):
+        enhance_job.run(enhance_job.EnhanceParams(model_dir="nowhere", input="faces", model_share=1.5))
 
 
 @pytest.mark.slow

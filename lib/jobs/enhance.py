@@ -1,10 +1,11 @@
 """The enhance job: train the per-person face enhancer (lib/model/enhancer.py) of one side of a swap model.
 
-It reads that side's faces (the folder extract wrote), the swap model's rebuild of each of them (through the
-side's own decoder), and trains the enhancer to turn the model's small soft face into the face at the size it
-has in the frame. The enhancer is saved in the model's folder (``enhancer_a`` / ``enhancer_b``) and used by
-convert with ``-S enhance``. Calling again continues the same enhancer (``fresh`` starts a new one); a swap
-model trained further since makes new rebuilds, so continuing follows it.
+It reads that side's faces (the folder extract wrote) and trains the enhancer to turn a small soft copy of
+each into the face at the size it has in the frame; with ``model_share`` above 0, that share of the small
+copies are the swap model's own rebuild of the face (through the side's own decoder) instead of synthetic
+degradations (measured worse, lib/model/enhancer.py). The enhancer is saved in the model's folder
+(``enhancer_a`` / ``enhancer_b``) and used by convert with ``-S enhance``. Calling again continues the same
+enhancer (``fresh`` starts a new one).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class EnhanceParams:
     scale: Optional[int] = None          # upscale factor of a new enhancer (None: from the faces' size in frame)
     fresh: bool = False                  # start a new enhancer even when the model folder holds one
     seed: Optional[int] = None
+    model_share: float = 0.0             # share of inputs that are the swap model's rebuild (0: degradations only)
 
 
 def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cancel | None = None) -> dict:
@@ -49,6 +51,8 @@ def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cance
         raise FaceswapError(f"--side must be a or b, not {params.side!r}")
     if params.batch_size < 1 or (params.iterations is not None and params.iterations < 1):
         raise FaceswapError("--batch-size and --iterations must be at least 1")
+    if not 0 <= params.model_share <= 1:
+        raise FaceswapError(f"--model-share must be from 0 to 1, not {params.model_share}")
     seconds = duration.parse(params.time, "--time") if params.time else None
     iterations = params.iterations if params.iterations is not None or seconds else DEFAULT_ITERATIONS
     meta = store.read_meta(params.model_dir)
@@ -79,14 +83,17 @@ def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cance
     images = faces.images
     report.check()
 
-    report("enhance", 0, None, message="the swap model rebuilds each face (the enhancer's inputs)")
-    model = store.load_model(params.model_dir)
-    small = np.stack([_resize(face, model.input_size) for face in images]).astype(np.float32) / 255.0
-    rebuilt, _ = model.predict(small, direction=f"{side}2{side}")
-    del model
+    rebuilt = None
+    if params.model_share > 0:
+        report("enhance", 0, None, message="the swap model rebuilds each face (some of the enhancer's inputs)")
+        model = store.load_model(params.model_dir)
+        small = np.stack([_resize(face, model.input_size) for face in images]).astype(np.float32) / 255.0
+        rebuilt, _ = model.predict(small, direction=f"{side}2{side}")
+        del model
+        report.check()
 
     net = existing or enh.Enhancer.new(out_size, {"scale": scale}, side)
-    pairs = enh.Pairs(images, rebuilt)
+    pairs = enh.Pairs(images, rebuilt, params.model_share)
     before = net.iterations
     place = enh.folder(params.model_dir, side)
     started = time.perf_counter()

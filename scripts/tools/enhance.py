@@ -1,7 +1,7 @@
 """Train the per-person face enhancer of a swap model: convert -S enhance then draws each swapped face 2-4x
 larger, with the detail the enhancer learned from that person's own faces (no downloaded weights).
 
-It trains on one side's faces (the folder extract wrote) against the swap model's own rebuild of them, and
+It trains on one side's faces (the folder extract wrote), each against a small soft copy of itself, and
 saves into the model folder (enhancer_a / enhancer_b). Converting A -> B uses B's enhancer; with
 --swap-model, A's. Run it after training the swap model; running it again continues (--fresh: a new one).
 
@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
                              "what brings it nearest the faces' size in their frames)")
     parser.add_argument("--fresh", action="store_true", help="start a new enhancer instead of continuing one")
     parser.add_argument("--seed", type=int, help="random seed (repeatable runs)")
+    parser.add_argument("--model-share", type=float, default=0.0, metavar="FRACTION",
+                        help="share of training inputs that are the swap model's own rebuild of the face instead "
+                             "of a synthetic degradation (default 0: measured sharper and truer to the person)")
 
 
 def run(args) -> int:
