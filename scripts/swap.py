@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for faces, alignments and the model (default: workspace/<A>_to_<B>)")
     parser.add_argument("--every-n", type=int, default=1, metavar="N",
                         help="train on the faces of every Nth frame of B's video (default: 1, all)")
+    parser.add_argument("--seed", type=int, metavar="N",
+                        help="random seed: a new model's starting weights, the augmentation and the enhancer's training "
+                             "(default: none, each run differs)")
     parser.add_argument("--save-interval", type=int, default=250, help="save the model every N steps (default: 250)")
     parser.add_argument("--no-label", action="store_true", help="no visible 'AI-generated' label (the tag stays)")
     parser.add_argument("-c", "--color-adjustment", default="avg-color", choices=registry.names("convert.color"),

@@ -91,7 +91,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--distributed", action="store_true",
                         help="train on all GPUs with tf.distribute.MirroredStrategy (batch split between them)")
     parser.add_argument("--tensorboard", action="store_true", help="log losses and speed to <model>/logs")
-    parser.add_argument("--seed", type=int, default=None, help="random seed for the augmentation")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random seed for a new model's starting weights and for the augmentation")
 
 
 class _StopKeys:

@@ -167,3 +167,16 @@ def test_train_cli_stops_when_its_time_is_up(faces_of, tmp_path):
     assert "time is up (6s): saved" in proc.stderr
     meta = store.read_meta(tmp_path / "m")
     assert meta["iterations"] > 0 and meta["train_seconds"] >= 6
+
+
+@pytest.mark.slow
+def test_a_seed_repeats_a_new_model_and_its_training(faces_of, tmp_path):
+    """--seed fixes a new model's starting weights as well as the augmentation, so two runs end nearly alike
+    (training on several CPU threads is not bit-exact); another seed starts elsewhere."""
+    runs = {}
+    for name, seed in (("one", 7), ("again", 7), ("other", 8)):
+        train_job.run(params(faces_of, tmp_path / name, iterations=2, seed=seed))
+        runs[name] = np.concatenate([w.ravel() for part in part_weights(tmp_path / name).values() for w in part])
+    same = np.abs(runs["one"] - runs["again"]).mean()
+    other = np.abs(runs["one"] - runs["other"]).mean()
+    assert same < other / 100

@@ -92,6 +92,9 @@ def run(params: EnhanceParams, progress: ProgressFn | None = None, cancel: Cance
         del model
         report.check()
 
+    if existing is None and params.seed is not None:        # the same starting weights, run after run
+        import keras
+        keras.utils.set_random_seed(params.seed)
     net = existing or enh.Enhancer.new(out_size, {"scale": scale}, side)
     pairs = enh.Pairs(images, rebuilt, params.model_share)
     before = net.iterations

@@ -89,6 +89,7 @@ class SwapParams:
     warmup: Optional[int] = None          # train's --warmup (None: WARMUP for a new model, else the model's own)
     from_model: Optional[str] = None      # a new model starts from this trained model's weights that fit
     freeze: list[str] = field(default_factory=list)   # parts of the model left untrained (e.g. encoder)
+    seed: Optional[int] = None            # random seed: a new model's starting weights, augmentation, enhancer
     model_seed: Optional[str] = None      # a trained model folder to start from when the workspace has none
     preview_interval: int = 0             # training: also write <workspace>/model/preview.png every N steps
     enhance: Optional[str] = None         # train B's face enhancer this long after the model ("5m"), convert with it
@@ -291,7 +292,7 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
             preview_interval=params.preview_interval, time=params.time, lr_schedule=params.lr_schedule,
             warmup=params.warmup if params.warmup is not None or not new else WARMUP,
             from_model=params.from_model if new else None, freeze=list(params.freeze),
-            learning_rate=params.learning_rate or LEARNING_RATE, loss=params.loss)
+            learning_rate=params.learning_rate or LEARNING_RATE, loss=params.loss, seed=params.seed)
         train_result = train.run(train_params, forward("train"), cancel, control)
 
     enhance_result = None
@@ -299,7 +300,7 @@ def run(params: SwapParams, progress: ProgressFn | None = None, cancel: Cancel |
         from lib.jobs import enhance
         say("enhance", f"train B's face enhancer for {params.enhance} (convert then draws B's face at its size)")
         enhance_result = enhance.run(enhance.EnhanceParams(model_dir=str(ws.model), input=str(ws.faces["b"]),
-                                                           side="b", time=params.enhance),
+                                                           side="b", time=params.enhance, seed=params.seed),
                                      forward("enhance"), cancel)
 
     say("convert", f"convert {params.input_a} -> {params.output}")

@@ -307,6 +307,9 @@ def run(params: TrainParams, progress: ProgressFn | None = None, cancel: Cancel 
             plugin = params.trainer or (source["plugin"] if source else "original")
             if params.learn_mask:
                 settings["learn_mask"] = "true"
+            if params.seed is not None:          # the same starting weights, run after run
+                import keras
+                keras.utils.set_random_seed(params.seed)
             network = net.build_network(plugin, settings, policy)
             meta, optimizer_state = {"plugin": plugin, "iterations": 0, "history": []}, None
             if source is not None:
